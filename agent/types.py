@@ -1,0 +1,166 @@
+"""Plain data shared by the agent, the eval runner and the git publisher.
+
+Kept free of behaviour so every layer can import it without import cycles.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from tfagent.verifiers.base import Diagnostic, Verdict
+
+# Request parameters an endpoint may set; passed to chat.completions.create (chat_template_kwargs via
+# extra_body, since it is not part of the OpenAI schema).
+REQUEST_PARAMS = ("temperature", "top_p", "seed", "max_tokens", "chat_template_kwargs")
+
+
+@dataclass
+class Endpoint:
+    """A named OpenAI-compatible server + model ("a quant")."""
+
+    name: str
+    base_url: str  # e.g. http://127.0.0.1:8080/v1
+    model: str
+    api_key: str | None = None  # resolved secret; never logged, never put in a prompt
+    api_key_env: str | None = None  # where the key came from
+    bpw: float | None = None  # bits per weight
+    params: dict[str, Any] = field(default_factory=dict)  # subset of REQUEST_PARAMS
+
+    def public_dict(self) -> dict[str, Any]:
+        """What may be shown or stored: never the key itself."""
+        return {
+            "name": self.name,
+            "base_url": self.base_url,
+            "model": self.model,
+            "bpw": self.bpw,
+            "params": dict(self.params),
+            "api_key_env": self.api_key_env,
+        }
+
+
+@dataclass
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int | None = None  # usage.prompt_tokens_details.cached_tokens or llama.cpp timings.cache_n
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "cached_tokens": self.cached_tokens,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> "Usage":
+        d = d or {}
+        return cls(int(d.get("prompt_tokens") or 0), int(d.get("completion_tokens") or 0), d.get("cached_tokens"))
+
+
+@dataclass
+class Completion:
+    """One model reply, as the model client returns it."""
+
+    text: str  # content with nothing removed (reasoning in <think> is stripped later by replies.py)
+    reasoning: str = ""  # reasoning_content, when the server separates it
+    finish_reason: str | None = None  # "stop", "length", ...
+    usage: Usage = field(default_factory=Usage)
+    ttft: float | None = None  # seconds to the first streamed token
+    seconds: float = 0.0  # wall time of the request (including transport retries)
+    transport_retries: int = 0  # never counted as verify attempts
+
+
+@dataclass
+class Attempt:
+    """One generate → verify round."""
+
+    number: int  # 1-based
+    messages: list[dict[str, str]]  # the exact request messages sent for this attempt
+    reply: str = ""  # raw reply content
+    reasoning: str = ""
+    finish_reason: str | None = None
+    files: dict[str, str] = field(default_factory=dict)  # path -> content after verification (fmt'ed)
+    verdicts: list[Verdict] = field(default_factory=list)
+    reply_diagnostics: list[Diagnostic] = field(default_factory=list)  # reply contract violations
+    ok: bool = False
+    feedback: str = ""  # the user turn this attempt's failure produced (empty when ok / last)
+    usage: Usage = field(default_factory=Usage)
+    ttft: float | None = None
+    model_seconds: float = 0.0
+    verify_seconds: float = 0.0
+    transport_retries: int = 0
+
+    @property
+    def diagnostics(self) -> list[Diagnostic]:
+        out = list(self.reply_diagnostics)
+        for v in self.verdicts:
+            out.extend(v.diagnostics)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "number": self.number,
+            "ok": self.ok,
+            "messages": self.messages,
+            "reply": self.reply,
+            "reasoning": self.reasoning,
+            "finish_reason": self.finish_reason,
+            "files": self.files,
+            "verdicts": [v.to_dict() for v in self.verdicts],
+            "reply_diagnostics": [d.to_dict() for d in self.reply_diagnostics],
+            "feedback": self.feedback,
+            "usage": self.usage.to_dict(),
+            "ttft": self.ttft,
+            "model_seconds": round(self.model_seconds, 4),
+            "verify_seconds": round(self.verify_seconds, 4),
+            "transport_retries": self.transport_retries,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Attempt":
+        return cls(
+            number=int(d["number"]),
+            messages=list(d.get("messages", [])),
+            reply=d.get("reply", ""),
+            reasoning=d.get("reasoning", ""),
+            finish_reason=d.get("finish_reason"),
+            files=dict(d.get("files", {})),
+            verdicts=[Verdict.from_dict(v) for v in d.get("verdicts", [])],
+            reply_diagnostics=[Diagnostic.from_dict(x) for x in d.get("reply_diagnostics", [])],
+            ok=bool(d.get("ok")),
+            feedback=d.get("feedback", ""),
+            usage=Usage.from_dict(d.get("usage")),
+            ttft=d.get("ttft"),
+            model_seconds=float(d.get("model_seconds", 0.0)),
+            verify_seconds=float(d.get("verify_seconds", 0.0)),
+            transport_retries=int(d.get("transport_retries", 0)),
+        )
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    prompt: str
+    mode: str
+    endpoint: dict[str, Any]  # Endpoint.public_dict()
+    chain: list[str]
+    ok: bool
+    attempts: list[Attempt]
+    files: dict[str, str]  # the final files (those of the last attempt that produced files)
+    max_attempts: int
+    skipped_verifiers: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "prompt": self.prompt,
+            "mode": self.mode,
+            "endpoint": self.endpoint,
+            "chain": self.chain,
+            "ok": self.ok,
+            "max_attempts": self.max_attempts,
+            "skipped_verifiers": self.skipped_verifiers,
+            "attempts": [a.to_dict() for a in self.attempts],
+            "files": self.files,
+        }

