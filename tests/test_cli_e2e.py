@@ -1,0 +1,105 @@
+"""End to end: the real `tfagent` CLI, the scripted OpenAI-compatible server on 127.0.0.1, real
+Terraform and the real hashicorp/aws 3.39.0 provider from an offline filesystem mirror."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+PROVIDER = 'terraform {\n  required_providers {\n    aws = {\n      source  = "hashicorp/aws"\n      version = "3.39.0"\n    }\n  }\n}\n\nprovider "aws" {\n  region = "us-east-1"\n}\n\n'
+BAD = PROVIDER + 'resource "aws_s3_bucket" "b" {\n  bukket = "tfagent-demo"\n}\n'
+GOOD = PROVIDER + 'resource "aws_s3_bucket" "b" {\n  bucket = "tfagent-demo"\n}\n'
+
+
+def fence(body: str, name: str = "main.tf") -> str:
+    return f'Here is the configuration.\n```hcl title="{name}"\n{body}```\n'
+
+
+def tfagent(*args: str, cwd: Path, env_extra: dict | None = None, timeout: float = 240) -> subprocess.CompletedProcess:
+    env = {**os.environ, "NO_COLOR": "1", **(env_extra or {})}
+    return subprocess.run([sys.executable, "-m", "tfagent.agent.cli", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_bad_then_good_reply_is_verified_in_two_attempts(scripted_server, aws_mirror, tmp_path):
+    scripted_server.enqueue(fence(BAD))
+    scripted_server.enqueue(fence(GOOD))
+    proc = tfagent("create a private S3 bucket", "--base-url", scripted_server.base_url, "--model", "m",
+                   "--provider-mirror", str(aws_mirror), "--out", "infra", "--json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    doc = json.loads(proc.stdout)
+    assert doc["ok"] is True and len(doc["attempts"]) == 2
+    first, second = doc["attempts"]
+    assert not first["ok"] and second["ok"]
+    summaries = [d["summary"] for v in first["verdicts"] for d in v["diagnostics"]]
+    assert "Unsupported argument" in summaries
+    requests = scripted_server.chat_requests()
+    assert len(requests) == 2
+    m1, m2 = requests[0]["messages"], requests[1]["messages"]
+    assert m2[: len(m1)] == m1, "retry must extend the first request byte-for-byte (prefix cache)"
+    assert m2[len(m1)]["role"] == "assistant" and m2[len(m1)]["content"] == fence(BAD)
+    assert m2[-1]["role"] == "user" and "bukket" in m2[-1]["content"] and "Unsupported argument" in m2[-1]["content"]
+    assert len(m2) == len(m1) + 2
+    on_disk = (tmp_path / "infra" / "main.tf").read_text()
+    assert on_disk == second["files"]["main.tf"]
+    assert 'bucket = "tfagent-demo"' in on_disk
+    assert first["usage"]["completion_tokens"] > 0 and second["verify_seconds"] > 0
+
+
+def test_out_of_attempts_exits_1_after_exactly_n_requests_and_writes_nothing(scripted_server, aws_mirror, tmp_path):
+    for _ in range(2):
+        scripted_server.enqueue(fence(BAD))
+    proc = tfagent("bucket", "--base-url", scripted_server.base_url, "--provider-mirror", str(aws_mirror),
+                   "--max-attempts", "2", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    assert len(scripted_server.chat_requests()) == 2
+    assert not (tmp_path / "infra").exists()
+    assert "not verified" in proc.stdout
+
+
+def test_unreachable_server_exits_3_quickly_with_one_line(tmp_path):
+    start = time.monotonic()
+    proc = tfagent("bucket", "--base-url", "http://127.0.0.1:9/v1", "--ready-timeout", "2", cwd=tmp_path)
+    assert proc.returncode == 3
+    assert time.monotonic() - start < 15
+    assert "127.0.0.1:9" in proc.stderr and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_cut_off_and_fileless_and_hostile_replies_are_failed_attempts_with_feedback(scripted_server, tmp_path):
+    scripted_server.enqueue("```hcl title=\"main.tf\"\nresource \"aws_s3_bucket\" \"b\" {\n", finish_reason="length")
+    scripted_server.enqueue("Sorry, I can't.")
+    scripted_server.enqueue(fence('variable "x" {}\n', name="../../etc/evil.tf"))
+    proc = tfagent("bucket", "--base-url", scripted_server.base_url, "--verify", "hcl", "--json", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    attempts = json.loads(proc.stdout)["attempts"]
+    cats = [[d["category"] for d in a["reply_diagnostics"]] for a in attempts]
+    assert cats == [["cutoff"], ["no_code"], ["unsafe_path"]]
+    feedback_turns = [r["messages"][-1]["content"] for r in scripted_server.chat_requests()[1:]]
+    assert "cut off" in feedback_turns[0] and "no file" in feedback_turns[1]
+    assert not (tmp_path / "etc").exists() and not (tmp_path.parent / "etc" / "evil.tf").exists()
+
+
+def test_existing_files_are_not_overwritten_without_force(scripted_server, tmp_path):
+    (tmp_path / "infra").mkdir()
+    (tmp_path / "infra" / "main.tf").write_text("# mine\n")
+    scripted_server.enqueue(fence('variable "x" {}\n'))
+    proc = tfagent("x", "--base-url", scripted_server.base_url, "--verify", "hcl", cwd=tmp_path)
+    assert proc.returncode == 2 and "--force" in proc.stderr
+    assert (tmp_path / "infra" / "main.tf").read_text() == "# mine\n"
+
+
+def test_runs_are_listed_and_shown(scripted_server, tmp_path):
+    scripted_server.enqueue(fence('variable "x" {}\n'))
+    proc = tfagent("make a variable", "--base-url", scripted_server.base_url, "--verify", "hcl", "--json", cwd=tmp_path)
+    run_id = json.loads(proc.stdout)["run_id"]
+    listing = tfagent("runs", cwd=tmp_path)
+    assert run_id in listing.stdout and "verified" in listing.stdout
+    shown = tfagent("runs", "show", run_id, "--json", cwd=tmp_path)
+    assert json.loads(shown.stdout)["result"]["attempts"][0]["ok"] is True
