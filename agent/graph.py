@@ -10,6 +10,8 @@ needs, so it never decides anything.
 
 from __future__ import annotations
 
+import json
+import threading
 from typing import Any
 
 from langgraph.graph import END, START, StateGraph
@@ -21,7 +23,22 @@ from .model import ModelClient
 from .nodes import EventSink, Runtime, first_messages
 from .runs import new_run_id
 from .state import AgentState, RunRequest, initial_state, is_done
-from .types import Attempt, RunResult
+from .types import Attempt, Endpoint, RunResult
+
+
+_clients: dict[str, ModelClient] = {}
+_clients_lock = threading.Lock()
+
+
+def client_for(endpoint: Endpoint) -> ModelClient:
+    """One client (one connection pool) per endpoint per process: the eval starts thousands of
+    runs, and building an HTTP client costs more than a whole zero-latency attempt."""
+    key = json.dumps([endpoint.base_url, endpoint.model, endpoint.api_key, endpoint.params], sort_keys=True, default=str)
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is None:
+            client = _clients[key] = ModelClient(endpoint)
+        return client
 
 
 def build_graph(runtime: Runtime, checkpointer=None):
@@ -61,7 +78,7 @@ def run_agent(
     for name, why in chain.skipped.items():
         if on_event:
             on_event("skipped_verifier", {"name": name, "reason": why})
-    client = ModelClient(request.endpoint)
+    client = client_for(request.endpoint)
     runtime = Runtime(request, client, chain, state_dir() / "runs" / run_id, on_event)
     graph = build_graph(runtime, checkpointer)
     config: dict[str, Any] = {"configurable": {"thread_id": run_id}, "recursion_limit": 4 * request.max_attempts + 10}

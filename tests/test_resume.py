@@ -1,0 +1,49 @@
+"""An interrupted run (SIGKILL mid-generation) continues with --resume from its checkpoint: the
+finished attempt is not redone and the resumed request repeats the interrupted one exactly."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from tfagent.agent.runs import RunStore
+
+GOOD = 'variable "region" {\n  type = string\n}\n'
+BAD = 'variable "region" {\n  type = string\n'
+
+
+def fence(body: str) -> str:
+    return f'```hcl title="main.tf"\n{body}```\n'
+
+
+def test_kill_during_attempt_two_then_resume(scripted_server, tmp_path):
+    scripted_server.enqueue(fence(BAD))
+    scripted_server.enqueue_fault("delay", seconds=20)
+    scripted_server.enqueue(fence(GOOD))
+    scripted_server.enqueue(fence(GOOD))
+    env = {**os.environ, "NO_COLOR": "1"}
+    cmd = [sys.executable, "-m", "tfagent.agent.cli"]
+    proc = subprocess.Popen([*cmd, "declare a region variable", "--base-url", scripted_server.base_url, "--verify", "hcl"],
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while len(scripted_server.chat_requests()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(scripted_server.chat_requests()) == 2, "attempt 2 never started"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+
+    [row] = RunStore().list()
+    assert row.status == "running" and row.result is None
+    done = subprocess.run([*cmd, "--resume", row.run_id, "--json"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert [a["number"] for a in doc["attempts"]] == [1, 2] and doc["attempts"][1]["ok"]
+    requests = scripted_server.chat_requests()
+    assert len(requests) == 3, "attempt 1 must not be asked again"
+    assert requests[2]["messages"] == requests[1]["messages"]
+    assert (tmp_path / "infra" / "main.tf").read_text() == GOOD
+    assert RunStore().get(row.run_id).status == "verified"
