@@ -147,23 +147,26 @@ def _deliver(result: RunResult, out: Path, params: dict[str, Any], git, console:
 
 
 def _git_preflight(params: dict[str, Any], out: Path):
-    if not params.get("git"):
-        return None
     from .git import GitOptions, GitUsageError, preflight
 
+    options = GitOptions.from_params(params)
+    if not options.enabled:
+        return None
     try:
-        return preflight(GitOptions.from_params(params), Path.cwd(), out)
+        return preflight(options, Path.cwd(), out.resolve())
     except GitUsageError as exc:
         raise ConfigError(str(exc)) from None
 
 
 def _publish(session, result: RunResult, errc: Console, code: int, params: dict[str, Any]) -> int:
-    from .git import ForgeError, publish
+    from .git import ForgeError, GitUsageError, publish
 
     try:
         outcome = publish(session, result, console=errc)
     except ForgeError as exc:
         raise fail(str(exc), EXIT_FORGE)
+    except GitUsageError as exc:
+        raise fail(str(exc), EXIT_USAGE)
     if params.get("as_json"):
         click.echo(json.dumps({"ok": result.ok, **result.to_dict(), "git": outcome.__dict__}, indent=2, default=str))
     return code
