@@ -80,6 +80,7 @@ def model_options(f):
         click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of tables."),
         click.option("--provider-mirror", type=click.Path(path_type=Path, file_okay=False), help="Terraform filesystem mirror (air-gapped providers)."),
         click.option("--offline-aws", is_flag=True, default=None, help="Plan the aws provider offline (dummy credentials, skip flags)."),
+        click.option("--terraform", "terraform_bin", help="Terraform to use: a binary path, `tofu`, or `embedded` (default: terraform/tofu on PATH, else embedded)."),
         click.option("--policy", "policies", multiple=True, type=click.Path(path_type=Path, exists=True), help="Rego policy FILE|DIR (repeatable)."),
         click.option("--all", "run_all", is_flag=True, help="Run every verifier stage instead of stopping at the first failure."),
         click.option("--ready-timeout", type=float, default=None, help="Seconds to wait for the model server (default 10)."),
@@ -130,6 +131,7 @@ def code_command(prompt: str | None, lang: str, test_cmd: str | None, tests_path
 @click.option("--policy", "policies", multiple=True, type=click.Path(path_type=Path, exists=True))
 @click.option("--provider-mirror", type=click.Path(path_type=Path, file_okay=False))
 @click.option("--offline-aws", is_flag=True)
+@click.option("--terraform", "terraform_bin", help="A binary path, `tofu`, or `embedded`.")
 @click.option("--prompt", default="", help="The intent the files should meet (selects built-in policy rules).")
 @click.option("--mode", type=click.Choice(["terraform", "code"]), default="terraform")
 @click.option("--lang", default=None)

@@ -39,6 +39,7 @@ def _options(prompt: str, mode: str, lang: str | None, p: dict[str, Any], defaul
     mirror = p.get("provider_mirror") or defaults.get("provider_mirror")
     policies = [Path(x) for x in (p.get("policies") or ())] or [Path(x) for x in defaults.get("policy", [])]
     offline = p.get("offline_aws")
+    extra = {"terraform": p["terraform_bin"]} if p.get("terraform_bin") else {}
     return VerifyOptions(
         prompt=prompt,
         mode=mode,
@@ -48,7 +49,23 @@ def _options(prompt: str, mode: str, lang: str | None, p: dict[str, Any], defaul
         lang=lang,
         test_cmd=p.get("test_cmd"),
         tests=Path(p["tests_path"]) if p.get("tests_path") else None,
+        extra=extra,
     )
+
+
+TERRAFORM_STAGES = {"fmt", "validate", "plan"}
+
+
+def check_terraform(chain: list[str], options: VerifyOptions) -> None:
+    """Fail before any model call when Terraform itself is unusable (bad mirror, bad --terraform)."""
+    if not TERRAFORM_STAGES & set(chain):
+        return
+    from tfagent.verifiers.terraform import TerraformEngine, TerraformUnavailable
+
+    try:
+        TerraformEngine.for_options(options)
+    except (TerraformUnavailable, ValueError) as exc:
+        raise ConfigError(f"terraform: {exc}") from None
 
 
 def _request_record(req: RunRequest, out: Path, params: dict[str, Any]) -> dict[str, Any]:
@@ -93,6 +110,7 @@ def _build_request(prompt: str | None, mode: str, lang: str | None, p: dict[str,
         fail_fast=not p.get("run_all"),
     )
     out = Path(p.get("out") or defaults.get("out") or ("infra" if mode == "terraform" else "src"))
+    check_terraform(req.chain, req.options)
     return req, out
 
 
@@ -180,6 +198,10 @@ def verify_directory(directory: Path, p: dict[str, Any]) -> int:
     except (UnknownVerifier, VerifierUnavailable) as exc:
         raise fail(str(exc), EXIT_USAGE)
     options = _options(p.get("prompt", ""), p.get("mode", "terraform"), p.get("lang"), p, {})
+    try:
+        check_terraform(names, options)
+    except ConfigError as exc:
+        raise fail(str(exc), EXIT_USAGE)
     with tempfile.TemporaryDirectory(prefix="tfagent-verify-") as tmp:
         work = Path(tmp) / "work"
         shutil.copytree(directory, work, ignore=shutil.ignore_patterns(".terraform", ".git"))

