@@ -168,7 +168,7 @@ def endpoints_command(timeout: float) -> None:
     from rich.table import Table
 
     from .config import ConfigError, load_config
-    from .model import ModelClient, ServerUnreachable
+    from .model import ModelClient, ModelError, ServerUnreachable
 
     try:
         config = load_config()
@@ -179,10 +179,13 @@ def endpoints_command(timeout: float) -> None:
         table.add_column(col)
     for name, ep in sorted(config.endpoints.items()):
         try:
-            ModelClient(ep).wait_ready(timeout)
+            with ModelClient(ep) as client:
+                client.wait_ready(timeout)
             status = "[green]yes[/]"
         except ServerUnreachable as exc:
             status = f"[red]no[/]: {exc.reason}"
+        except ModelError as exc:
+            status = f"[red]no[/]: {exc}"
         marker = " (default)" if name == config.default_endpoint else ""
         table.add_row(name + marker, ep.base_url, ep.model, "-" if ep.bpw is None else f"{ep.bpw:g}", status)
     if not config.endpoints:
