@@ -79,7 +79,7 @@ def run_agent(
         if on_event:
             on_event("skipped_verifier", {"name": name, "reason": why})
     client = client_for(request.endpoint)
-    runtime = Runtime(request, client, chain, state_dir() / "runs" / run_id, on_event)
+    runtime = Runtime(request, client, chain, (request.artifacts_root or state_dir() / "runs") / run_id, on_event)
     graph = build_graph(runtime, checkpointer)
     config: dict[str, Any] = {"configurable": {"thread_id": run_id}, "recursion_limit": 4 * request.max_attempts + 10}
     start = initial_state(first_messages(request), history)

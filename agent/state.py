@@ -8,6 +8,7 @@ can continue an interrupted run); live objects (the model client, verifier insta
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypedDict
 
 from tfagent.verifiers.base import VerifyOptions
@@ -37,6 +38,7 @@ class RunRequest:
     ready_timeout: float = 10.0
     fail_fast: bool = True
     feedback_budget_tokens: int = 1500
+    artifacts_root: Path | None = None  # where attempt artifacts (plan.json) go; default: state dir/runs
 
 
 def initial_state(messages: list[dict[str, str]], history: list[Attempt] | None) -> AgentState:

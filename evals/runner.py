@@ -1,0 +1,336 @@
+"""The eval matrix: endpoints × tasks × samples, run through the same agent loop users run, judged apart.
+
+Concurrency: one thread pool of ``concurrency`` workers per model *server* (endpoints that share a
+base_url share a pool, since they share the hardware); different servers run in parallel.
+Every attempt is written to the store the moment the loop reports it, and the judge's verdict after
+the final one, so a killed eval resumes where it stopped: cells with a verdict are skipped, cells
+with some attempts continue from them (passed to the loop as ``history``, never re-asked).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+import time
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable
+
+from tfagent.agent.types import Attempt, Endpoint
+from tfagent.evals.store import RUN_SCORING, CellKey, Store
+from tfagent.evals.suite import Suite, Task
+from tfagent.verifiers.base import VerifyOptions
+
+
+class EvalError(ValueError):
+    """Bad eval parameters (exit 2); the message names the flag."""
+
+
+@dataclass(frozen=True)
+class Cell:
+    task: Task
+    endpoint: Endpoint
+    sample: int
+
+    @property
+    def key(self) -> CellKey:
+        return CellKey(self.task.id, self.endpoint.name, self.sample)
+
+
+@dataclass
+class EvalPlan:
+    suite: Suite
+    tasks: list[Task]
+    endpoints: list[Endpoint]
+    samples: int = 1
+    max_attempts: int = 3
+    concurrency: int = 4
+    shard: tuple[int, int] | None = None  # (i, n), 1 ≤ i ≤ n
+    provider_mirror: Path | None = None
+    reference: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.samples < 1:
+            raise EvalError(f"--samples must be at least 1, got {self.samples}")
+        if self.max_attempts < 1:
+            raise EvalError(f"--max-attempts must be at least 1, got {self.max_attempts}")
+        if self.concurrency < 1:
+            raise EvalError(f"--concurrency must be at least 1, got {self.concurrency}")
+        if not self.tasks:
+            raise EvalError(f"suite {self.suite.name!r}: no task selected (check --tasks / --tags)")
+        names = [e.name for e in self.endpoints]
+        if not names or len(set(names)) != len(names):
+            raise EvalError(f"--endpoints must name distinct endpoints, got {names}")
+        if self.reference is not None and self.reference not in names:
+            raise EvalError(f"--reference {self.reference!r} is not one of --endpoints ({', '.join(names)})")
+
+
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    """``"i/n"`` with 1 ≤ i ≤ n."""
+    if not text:
+        return None
+    try:
+        index, total = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise EvalError(f"--shard must look like i/n (e.g. 1/4), got {text!r}") from None
+    if not 1 <= index <= total:
+        raise EvalError(f"--shard {text!r}: need 1 ≤ i ≤ n")
+    return index, total
+
+
+def shard_of(task_id: str, sample: int, total: int) -> int:
+    """1-based shard of a (task, sample): every endpoint of a pair lands in the same shard."""
+    digest = hashlib.sha256(f"{task_id}#{sample}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % total + 1
+
+
+def cells_of(plan: EvalPlan) -> list[Cell]:
+    """The matrix in run order: sample-major, so early results cover many tasks on every endpoint."""
+    cells = [
+        Cell(task, endpoint, sample)
+        for sample in range(plan.samples)
+        for task in plan.tasks
+        for endpoint in plan.endpoints
+        if plan.shard is None or shard_of(task.id, sample, plan.shard[1]) == plan.shard[0]
+    ]
+    return cells
+
+
+def run_spec(plan: EvalPlan) -> dict[str, Any]:
+    """What defines a run (its id is a hash of this): the suite, the tasks' model-facing content, the
+    endpoints and the matrix. Shards, concurrency and output paths are not part of it, so shards of
+    one command share a run id and merge into one run."""
+    return {
+        "suite": plan.suite.name,
+        "tasks": [
+            {"id": t.id, "prompt": t.prompt, "mode": t.mode, "verify": t.verify, "files": t.files, "lang": t.lang}
+            for t in plan.tasks
+        ],
+        # Not the base_url: a server restarted on another port still serves the same quant.
+        "endpoints": [{"name": e.name, "model": e.model, "params": e.params, "bpw": e.bpw} for e in plan.endpoints],
+        "samples": plan.samples,
+        "max_attempts": plan.max_attempts,
+    }
+
+
+def run_id_of(plan: EvalPlan) -> str:
+    digest = hashlib.sha256(json.dumps(run_spec(plan), sort_keys=True).encode()).hexdigest()
+    return f"{plan.suite.name}-{digest[:12]}"
+
+
+def sample_endpoint(endpoint: Endpoint, sample: int) -> Endpoint:
+    """Sample ``s`` asks with seed = the endpoint's seed (or 0) + s, so samples differ reproducibly."""
+    base = endpoint.params.get("seed") or 0
+    return replace(endpoint, params={**endpoint.params, "seed": int(base) + sample})
+
+
+def is_final(attempt: Attempt, max_attempts: int) -> bool:
+    return attempt.ok or attempt.number >= max_attempts
+
+
+@dataclass
+class CellOutcome:
+    key: CellKey
+    solved: bool | None  # None: the cell did not complete (error)
+    attempts: int = 0
+    completion_tokens: int = 0
+    error: str = ""
+    skipped: bool = False  # already complete in the store
+
+
+@dataclass
+class EvalOutcome:
+    run_id: str
+    cells: int
+    completed: int = 0
+    resumed: int = 0  # complete before this invocation
+    errors: list[CellOutcome] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+Agent = Callable[..., Any]
+Judge = Callable[..., Any]
+Listener = Callable[[CellOutcome], None]
+
+
+class EvalRunner:
+    """Runs one plan against one store. ``agent``/``judge`` default to the real loop and judge."""
+
+    def __init__(self, plan: EvalPlan, store: Store, *, agent: Agent | None = None, judge: Judge | None = None,
+                 on_cell: Listener | None = None, ready_timeout: float = 10.0):
+        self.plan = plan
+        self.store = store
+        self.run_id = run_id_of(plan)
+        self.agent = agent or _real_agent()
+        self.judge = judge or _real_judge()
+        self.on_cell = on_cell
+        self.ready_timeout = ready_timeout
+        # Per-attempt artifacts (plan.json) of thousands of cells are scratch here: the store keeps
+        # what the report needs, so they go to a temporary folder removed when the run ends.
+        self._artifacts = tempfile.TemporaryDirectory(prefix="tfagent-eval-artifacts-")
+
+    def run(self) -> EvalOutcome:
+        start = time.perf_counter()
+        plan = self.plan
+        self.store.ensure_run(self.run_id, plan.suite.name, {
+            **run_spec(plan), "suite_path": str(plan.suite.path), "attribution": plan.suite.attribution,
+            "base_urls": {e.name: e.base_url for e in plan.endpoints},
+        })
+        cells = cells_of(plan)
+        done = self.store.judged_cells(self.run_id)
+        outcome = EvalOutcome(self.run_id, len(cells))
+        todo = []
+        for cell in cells:
+            if cell.key in done:
+                outcome.resumed += 1
+                outcome.completed += 1
+                self._notify(CellOutcome(cell.key, None, skipped=True))
+            else:
+                todo.append(cell)
+        pools = {url: ThreadPoolExecutor(plan.concurrency, thread_name_prefix="eval")
+                 for url in {e.base_url for e in plan.endpoints}}
+        futures: dict[Future, Cell] = {}
+        try:
+            for cell in todo:
+                futures[pools[cell.endpoint.base_url].submit(self.run_cell, cell)] = cell
+            wait(futures)
+        finally:
+            for pool in pools.values():
+                pool.shutdown(wait=True, cancel_futures=True)
+        for future, cell in futures.items():
+            result = future.result()
+            if result.solved is None:
+                outcome.errors.append(result)
+            else:
+                outcome.completed += 1
+        outcome.seconds = time.perf_counter() - start
+        return outcome
+
+    def _notify(self, result: CellOutcome) -> None:
+        if self.on_cell is not None:
+            self.on_cell(result)
+
+    def run_cell(self, cell: Cell) -> CellOutcome:
+        """One cell to its judge verdict. Errors (server gone, model API error) are stored and
+        returned, never raised: one broken cell must not stop the matrix; a re-run retries it."""
+        try:
+            result = self._run_cell(cell)
+        except Exception as exc:  # reported per cell and stored; the re-run resumes it
+            message = f"{type(exc).__name__}: {exc}"
+            self.store.add_cell_error(self.run_id, cell.key, message)
+            result = CellOutcome(cell.key, None, error=message)
+        self._notify(result)
+        return result
+
+    def _run_cell(self, cell: Cell) -> CellOutcome:
+        plan = self.plan
+        history = self.store.attempts(self.run_id, cell.key)
+        attempts = list(history)
+        if not history or not is_final(history[-1], plan.max_attempts):
+            stored = {a.number for a in history}
+
+            def on_event(kind: str, data: dict[str, Any]) -> None:
+                # Stored the moment it completes: a kill after this line loses nothing.
+                if kind == "attempt_done" and data["attempt"].number not in stored:
+                    self.store.add_attempt(self.run_id, cell.key, data["attempt"])
+                    stored.add(data["attempt"].number)
+
+            result = self.agent(self._request(cell), on_event=on_event, history=history or None)
+            for attempt in result.attempts:  # a loop that did not report an attempt still gets it stored
+                if attempt.number not in stored:
+                    self.store.add_attempt(self.run_id, cell.key, attempt)
+                    stored.add(attempt.number)
+            attempts = result.attempts
+        if not attempts:
+            raise RuntimeError(f"the agent returned no attempt for {cell.key}")
+        final = attempts[-1]
+        verdict = self.judge(cell.task, final.files, options=self._options(cell.task))
+        self.store.add_judgment(self.run_id, cell.key, final.number, verdict.ok, verdict.to_dict(), RUN_SCORING)
+        new = [a for a in attempts if a.number > len(history)]
+        return CellOutcome(cell.key, bool(verdict.ok), attempts=final.number,
+                           completion_tokens=sum(a.usage.completion_tokens for a in new))
+
+    def _options(self, task: Task) -> VerifyOptions:
+        return VerifyOptions(prompt=task.prompt, mode=task.mode, provider_mirror=self.plan.provider_mirror,
+                             offline_aws=task.mode == "terraform", lang=task.lang)
+
+    def _request(self, cell: Cell):
+        from tfagent.agent.state import RunRequest
+
+        task = cell.task
+        return RunRequest(
+            prompt=task.prompt,
+            endpoint=sample_endpoint(cell.endpoint, cell.sample),
+            mode=task.mode,
+            chain=list(task.verify),
+            max_attempts=self.plan.max_attempts,
+            options=self._options(task),
+            given_files=dict(task.files),
+            lang=task.lang,
+            run_id=f"{self.run_id}-{cell.endpoint.name}-{task.id}-{cell.sample}",
+            ready_timeout=self.ready_timeout,
+            artifacts_root=Path(self._artifacts.name),
+        )
+
+
+def rescore_run(store: Store, run_id: str, suite: Suite, scoring: str, *, chain: list[str] | None = None,
+                provider_mirror: Path | None = None, judge: Judge | None = None) -> int:
+    """Judge every complete cell's final attempt again — no model is called — and store the verdicts
+    under ``scoring``. ``chain``: also run these verifiers on the stored files (all must pass).
+    Returns the number of cells rescored."""
+    judge = judge or _real_judge()
+    store.clear_scoring(run_id, scoring)
+    store.add_scoring(run_id, scoring, {"suite": str(suite.path), "chain": chain})
+    built = _build_chain(chain) if chain else None
+    count = 0
+    for key, attempt in store.final_attempts(run_id):
+        task = suite.task(key.task_id)
+        options = VerifyOptions(prompt=task.prompt, mode=task.mode, provider_mirror=provider_mirror,
+                                offline_aws=task.mode == "terraform", lang=task.lang)
+        verdict = judge(task, attempt.files, options=options).to_dict()
+        if built is not None:
+            verdict["rescore_chain"] = _verify_files(built, attempt.files, options)
+            verdict["ok"] = verdict["ok"] and all(v["ok"] for v in verdict["rescore_chain"])
+        store.add_judgment(run_id, key, attempt.number, verdict["ok"], verdict, scoring)
+        count += 1
+    return count
+
+
+def _build_chain(names: list[str]):
+    from tfagent.verifiers.registry import build_chain
+
+    return build_chain(names, set(names))
+
+
+def _verify_files(chain, files: dict[str, str], options: VerifyOptions) -> list[dict[str, Any]]:
+    """Run ``chain`` (not fail-fast: every verdict is kept) on a scratch copy of ``files``."""
+    import tempfile
+
+    from tfagent.verifiers.base import VerifyContext
+
+    from tfagent.evals.suite_fields import safe_relative
+
+    if not files:
+        return [{"verifier": "files", "ok": False, "note": "the final attempt had no files"}]
+    with tempfile.TemporaryDirectory(prefix="tfagent-rescore-") as scratch:
+        root = Path(scratch)
+        for name, content in files.items():
+            target = root / safe_relative(name, "stored file")  # stored names were checked once; check again
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(content, encoding="utf-8")
+        verdicts = chain.run(VerifyContext(workdir=root, options=options), fail_fast=False)
+        return [v.to_dict() for v in verdicts]
+
+
+def _real_agent() -> Agent:
+    from tfagent.agent.graph import run_agent
+
+    return run_agent
+
+
+def _real_judge() -> Judge:
+    from tfagent.evals.judge import judge_task
+
+    return judge_task
