@@ -82,6 +82,7 @@ def model_options(f):
         click.option("--offline-aws", is_flag=True, default=None, help="Plan the aws provider offline (dummy credentials, skip flags)."),
         click.option("--terraform", "terraform_bin", help="Terraform to use: a binary path, `tofu`, or `embedded` (default: terraform/tofu on PATH, else embedded)."),
         click.option("--policy", "policies", multiple=True, type=click.Path(path_type=Path, exists=True), help="Rego policy FILE|DIR (repeatable)."),
+        click.option("--no-builtin-policies", is_flag=True, help="Use only --policy files, not the built-in intent pack."),
         click.option("--all", "run_all", is_flag=True, help="Run every verifier stage instead of stopping at the first failure."),
         click.option("--ready-timeout", type=float, default=None, help="Seconds to wait for the model server (default 10)."),
         click.option("--resume", "resume_id", help="Continue an interrupted run by its id (see `tfagent runs`)."),
@@ -129,6 +130,7 @@ def code_command(prompt: str | None, lang: str, test_cmd: str | None, tests_path
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--all", "run_all", is_flag=True, help="Report every stage instead of stopping at the first failure.")
 @click.option("--policy", "policies", multiple=True, type=click.Path(path_type=Path, exists=True))
+@click.option("--no-builtin-policies", is_flag=True)
 @click.option("--provider-mirror", type=click.Path(path_type=Path, file_okay=False))
 @click.option("--offline-aws", is_flag=True)
 @click.option("--terraform", "terraform_bin", help="A binary path, `tofu`, or `embedded`.")

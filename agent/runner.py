@@ -50,14 +50,22 @@ def _options(prompt: str, mode: str, lang: str | None, p: dict[str, Any], defaul
         test_cmd=p.get("test_cmd"),
         tests=Path(p["tests_path"]) if p.get("tests_path") else None,
         extra=extra,
+        builtin_policies=not p.get("no_builtin_policies"),
     )
 
 
 TERRAFORM_STAGES = {"fmt", "validate", "plan"}
 
 
-def check_terraform(chain: list[str], options: VerifyOptions) -> None:
-    """Fail before any model call when Terraform itself is unusable (bad mirror, bad --terraform)."""
+def check_inputs(chain: list[str], options: VerifyOptions) -> None:
+    """Fail before any model call on unusable inputs: a bad --policy, a bad mirror or --terraform."""
+    if options.policies:
+        from tfagent.verifiers.rego import PolicyError, check_policies
+
+        try:
+            check_policies(options.policies)
+        except PolicyError as exc:
+            raise ConfigError(f"--policy: {exc}") from None
     if not TERRAFORM_STAGES & set(chain):
         return
     from tfagent.verifiers.terraform import TerraformEngine, TerraformUnavailable
@@ -110,7 +118,7 @@ def _build_request(prompt: str | None, mode: str, lang: str | None, p: dict[str,
         fail_fast=not p.get("run_all"),
     )
     out = Path(p.get("out") or defaults.get("out") or ("infra" if mode == "terraform" else "src"))
-    check_terraform(req.chain, req.options)
+    check_inputs(req.chain, req.options)
     return req, out
 
 
@@ -199,7 +207,7 @@ def verify_directory(directory: Path, p: dict[str, Any]) -> int:
         raise fail(str(exc), EXIT_USAGE)
     options = _options(p.get("prompt", ""), p.get("mode", "terraform"), p.get("lang"), p, {})
     try:
-        check_terraform(names, options)
+        check_inputs(names, options)
     except ConfigError as exc:
         raise fail(str(exc), EXIT_USAGE)
     with tempfile.TemporaryDirectory(prefix="tfagent-verify-") as tmp:

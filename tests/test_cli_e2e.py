@@ -149,3 +149,30 @@ def test_unusable_terraform_is_a_usage_error_before_any_model_call(scripted_serv
     proc = tfagent("x", "--base-url", scripted_server.base_url, "--terraform", str(tmp_path / "no-such-terraform"), cwd=tmp_path)
     assert proc.returncode == 2 and "terraform" in proc.stderr
     assert scripted_server.chat_requests() == []
+
+
+def test_plan_and_builtin_intent_rules_reach_the_model(scripted_server, aws_mirror, tmp_path):
+    public = GOOD
+    private = GOOD + (
+        '\nresource "aws_s3_bucket_public_access_block" "b" {\n  bucket                  = aws_s3_bucket.b.id\n'
+        "  block_public_acls       = true\n  block_public_policy     = true\n  ignore_public_acls      = true\n"
+        "  restrict_public_buckets = true\n}\n"
+    )
+    scripted_server.enqueue(fence(public))
+    scripted_server.enqueue(fence(private))
+    proc = tfagent("create a private S3 bucket", "--base-url", scripted_server.base_url, "--provider-mirror", str(aws_mirror),
+                   "--offline-aws", "--verify", "hcl,fmt,validate,plan,rego", "--json", cwd=tmp_path, timeout=400)
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    first, second = json.loads(proc.stdout)["attempts"]
+    rego = first["verdicts"][-1]
+    assert rego["verifier"] == "rego" and not rego["ok"] and "no_public_access" in rego["note"]
+    assert "public access" in scripted_server.chat_requests()[1]["messages"][-1]["content"]
+    assert second["ok"] and "plan_json" in second["verdicts"][3]["artifacts"]
+
+
+def test_bad_policy_is_a_usage_error(scripted_server, tmp_path):
+    bad = tmp_path / "bad.rego"
+    bad.write_text("package x\n deny[msg { \n")
+    proc = tfagent("x", "--base-url", scripted_server.base_url, "--verify", "hcl,rego", "--policy", str(bad), cwd=tmp_path)
+    assert proc.returncode == 2 and "bad.rego" in proc.stderr
+    assert scripted_server.chat_requests() == []
