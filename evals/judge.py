@@ -1,0 +1,249 @@
+"""The eval's judge: hidden checks, run apart from the in-loop verifier chain.
+
+The model never sees these checks (IaC-Eval's multi-turn mode showed the judge's own errors to the model,
+which inflates scores). For terraform: a real ``terraform plan`` when the task requires one (offline aws
+settings, the caller's provider mirror), the task's Rego intent on the plan JSON — or on the parsed
+configuration when there is no plan — HCL structure checks and checkov ids that must pass. For code:
+the hidden tests, run in the sandbox by the ``tests`` verifier.
+
+Checks that cannot run here (a Rego builtin regopy lacks, a data source that needs the AWS API, no
+checkov) set ``unsupported``: their own verdict, never counted as a model failure.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from tfagent.evals.judge_hcl import HclParseError, attribute_check, parse_blocks, required_types_check
+from tfagent.evals.suite import Task
+from tfagent.evals.suite_fields import FieldError, rego_package, safe_relative
+from tfagent.verifiers.base import Verdict, Verifier, VerifyContext, VerifyOptions
+
+OFFLINE_PLAN_MARK = "cannot plan offline"  # the plan verifier's summary for data sources needing the AWS API
+_instances: dict[str, Verifier] = {}
+_instances_lock = threading.Lock()
+
+
+@dataclass
+class JudgeVerdict:
+    ok: bool
+    checks: list[dict[str, Any]] = field(default_factory=list)  # {name, ok, detail}
+    unsupported: str | None = None  # why the judge could not decide here (not a model failure)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "checks": [dict(c) for c in self.checks], "unsupported": self.unsupported,
+                "seconds": round(self.seconds, 4)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "JudgeVerdict":
+        return cls(ok=bool(data["ok"]), checks=[dict(c) for c in data.get("checks", [])],
+                   unsupported=data.get("unsupported"), seconds=float(data.get("seconds", 0.0)))
+
+
+def judge_task(task: Task, files: dict[str, str], *, options: VerifyOptions,
+               keep_dir: Path | None = None) -> JudgeVerdict:
+    """Judge a task's final files. ``files`` are copied into a scratch folder (removed afterwards
+    unless ``keep_dir`` is given, which then receives the scratch copy for inspection)."""
+    start = time.perf_counter()
+    scratch = Path(tempfile.mkdtemp(prefix=f"tfagent-judge-{task.id}-"))
+    try:
+        run = _JudgeRun(task, scratch, options)
+        if not files:
+            run.add("files", False, "no files to judge")
+        else:
+            # The task's given files first: the model need not repeat them, and its own version wins.
+            run.write_files({**task.files, **files})
+            if run.ok_so_far():
+                run.judge()
+        if keep_dir is not None:
+            shutil.copytree(scratch, keep_dir, dirs_exist_ok=True)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    ok = run.unsupported is None and bool(run.checks) and all(c["ok"] for c in run.checks)
+    return JudgeVerdict(ok=ok, checks=run.checks, unsupported=run.unsupported,
+                        seconds=time.perf_counter() - start)
+
+
+def _verifier(name: str) -> Verifier:
+    """One instance per verifier per process: they keep caches (Terraform's init per provider set)."""
+    with _instances_lock:
+        if name not in _instances:
+            if name == "plan":
+                from tfagent.verifiers.plan import TerraformPlan as cls
+            elif name == "checkov":
+                from tfagent.verifiers.checkov import Checkov as cls
+            elif name == "tests":
+                from tfagent.verifiers.tests import RunTests as cls
+            else:
+                raise ValueError(f"the judge has no stage {name!r}")
+            _instances[name] = cls()
+        return _instances[name]
+
+
+def _is_test_file(path: str) -> bool:
+    name = path.replace("\\", "/").rsplit("/", 1)[-1]
+    return name == "conftest.py" or (name.endswith(".py") and (name.startswith("test_") or name.endswith("_test.py")))
+
+
+def _summary(verdict: Verdict, limit: int = 5) -> str:
+    errors = verdict.errors or verdict.diagnostics
+    parts = []
+    for d in errors[:limit]:
+        where = f"{d.file}:{d.line}: " if d.file and d.line else (f"{d.file}: " if d.file else "")
+        rule = f"[{d.rule}] " if d.rule else ""
+        parts.append(f"{where}{rule}{d.summary}" + (f" — {d.detail[:200]}" if d.detail else ""))
+    more = f" (+{len(errors) - limit} more)" if len(errors) > limit else ""
+    return "; ".join(parts) + more if parts else (verdict.note or "failed")
+
+
+class _JudgeRun:
+    def __init__(self, task: Task, scratch: Path, options: VerifyOptions):
+        self.task = task
+        self.workdir = scratch / "work"
+        self.scratch = scratch
+        self.options = options
+        self.checks: list[dict[str, Any]] = []
+        self.unsupported: str | None = None
+
+    def add(self, name: str, ok: bool, detail: str = "") -> None:
+        self.checks.append({"name": name, "ok": bool(ok), "detail": detail})
+
+    def mark_unsupported(self, reason: str) -> None:
+        self.unsupported = self.unsupported or reason
+
+    def ok_so_far(self) -> bool:
+        return all(c["ok"] for c in self.checks)
+
+    def write_files(self, files: dict[str, str]) -> None:
+        self.workdir.mkdir(parents=True)
+        for path, content in files.items():
+            if self.task.mode == "code" and _is_test_file(path):
+                # Only the hidden tests judge: the model's own tests (or a conftest.py that could alter
+                # pytest) must neither fail nor rescue an answer.
+                continue
+            try:
+                rel = safe_relative(path, "files")
+            except FieldError as exc:
+                self.add("files", False, exc.message)
+                continue
+            target = self.workdir / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(content, encoding="utf-8")
+
+    def judge(self) -> None:
+        spec = self.task.judge
+        if self.task.mode == "code":
+            self._tests()
+            return
+        if spec.hcl_resources or spec.hcl_checks:
+            self._hcl()
+        plan_json = self._plan() if spec.plan_required else None
+        if spec.rego:
+            self._rego(plan_json)
+        if spec.checkov_pass:
+            self._checkov()
+
+    def _run_stage(self, name: str, options: VerifyOptions) -> tuple[Verdict | None, VerifyContext]:
+        ctx = VerifyContext(workdir=self.workdir, options=options)
+        try:
+            verifier = _verifier(name)
+        except ImportError as exc:
+            self.mark_unsupported(f"judge stage {name!r} is not installed: {exc}")
+            return None, ctx
+        available, reason = verifier.available()
+        if not available:
+            self.mark_unsupported(f"judge stage {name!r} cannot run here: {reason}")
+            return None, ctx
+        try:
+            return verifier.verify(ctx), ctx
+        except Exception as exc:  # a crashing stage is the judge's problem, not the model's: reported
+            self.add(name, False, f"judge stage crashed: {type(exc).__name__}: {exc}")
+            self.mark_unsupported(f"judge stage {name!r} crashed: {type(exc).__name__}: {exc}")
+            return None, ctx
+
+    def _hcl(self) -> None:
+        files = {str(p.relative_to(self.workdir).as_posix()): p.read_text(encoding="utf-8")
+                 for p in self.workdir.rglob("*.tf")}
+        try:
+            blocks = parse_blocks(files)
+        except HclParseError as exc:
+            self.add("hcl:parse", False, str(exc))
+            return
+        if self.task.judge.hcl_resources:
+            self.checks.append(required_types_check(blocks, self.task.judge.hcl_resources))
+        for check in self.task.judge.hcl_checks:
+            self.checks.append(attribute_check(blocks, check))
+
+    def _plan(self) -> dict[str, Any] | None:
+        artifacts = self.scratch / "artifacts"
+        artifacts.mkdir(exist_ok=True)
+        options = replace(self.options, offline_aws=True, artifacts_dir=artifacts)
+        verdict, ctx = self._run_stage("plan", options)
+        if verdict is None:
+            return None
+        needs_api = [d for d in verdict.diagnostics if OFFLINE_PLAN_MARK in d.summary]
+        if not verdict.ok:
+            self.add("plan", False, _summary(verdict))
+            return None
+        path = ctx.artifacts.get("plan_json") or verdict.artifacts.get("plan_json")
+        if not path or not Path(path).is_file():
+            if needs_api:  # a data source read at plan time: only real AWS can decide this task
+                self.mark_unsupported(f"plan needs the AWS API: {needs_api[0].summary}")
+            self.add("plan", False, verdict.note or "the plan verifier produced no plan JSON")
+            return None
+        self.add("plan", True, verdict.note)
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+
+    def _rego(self, plan_json: dict[str, Any] | None) -> None:
+        from tfagent.verifiers.rego import evaluate_policy, load_input
+
+        if self.task.judge.plan_required and plan_json is None:
+            for intent in self.task.judge.rego:
+                self.add(f"rego:{intent.name}", False, "not evaluated: no plan")
+            return
+        try:
+            input_obj = plan_json if plan_json is not None else load_input(self.workdir)
+        except ValueError as exc:  # HclParseError (file:line) or an unreadable plan JSON
+            for intent in self.task.judge.rego:
+                self.add(f"rego:{intent.name}", False, f"not evaluated: {exc}")
+            return
+        for intent in self.task.judge.rego:
+            query = self.task.judge.rego_query or f"data.{rego_package(intent.text) or 'terraform.validation'}"
+            outcome = evaluate_policy(intent.text, input_obj, query=query)
+            if outcome.unsupported_builtin:
+                self.mark_unsupported(f"Rego builtin {outcome.unsupported_builtin} is not supported by regopy "
+                                      f"({intent.name})")
+                self.add(f"rego:{intent.name}", False, f"unsupported builtin {outcome.unsupported_builtin}")
+            elif outcome.error:
+                self.add(f"rego:{intent.name}", False, f"policy error: {outcome.error}")
+            else:
+                failed = ", ".join(outcome.failed_rules)
+                self.add(f"rego:{intent.name}", outcome.ok, f"false rules: {failed}" if failed else "all rules true")
+
+    def _checkov(self) -> None:
+        verdict, _ = self._run_stage("checkov", self.options)
+        if verdict is None:
+            return
+        failed = {d.rule for d in verdict.diagnostics if d.rule}
+        for check_id in self.task.judge.checkov_pass:
+            self.add(f"checkov:{check_id}", check_id not in failed, "failed" if check_id in failed else "passed")
+
+    def _tests(self) -> None:
+        tests_dir = self.scratch / "judge_tests"
+        for path, content in self.task.judge.tests.items():
+            target = tests_dir / safe_relative(path, "judge.tests")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(content, encoding="utf-8")
+        options = replace(self.options, mode="code", lang=self.task.lang or "python", tests=tests_dir,
+                          test_cmd=None)
+        verdict, _ = self._run_stage("tests", options)
+        if verdict is not None:
+            self.add("tests", verdict.ok, verdict.note if verdict.ok else _summary(verdict, limit=8))

@@ -1,0 +1,7 @@
+provider "aws" {
+  region = "us-east-1"
+}
+
+resource "aws_route53_zone" "primary" {
+  name = "example53.com"
+}

@@ -1,0 +1,4 @@
+resource "aws_vpc" "main" {
+  cidr_block = "10.0.0.0/16"
+  assign_generated_ipv6_cidr_block = true
+}

@@ -1,0 +1,4 @@
+resource "aws_iam_group" "group" {
+  name = "my-group"
+  path = "/users/"
+}
