@@ -12,7 +12,8 @@ import httpx
 import openai
 import pytest
 
-from tfagent.agent.testing import NO_REPLY_MESSAGE, ScriptedReply, ScriptedServer, load_reply_file
+from tfagent.agent.testing import NO_REPLY_MESSAGE, ScriptedReply, ScriptedServer
+from tfagent.agent.testing_cli import load_reply_file
 
 USER = [{"role": "user", "content": "a private S3 bucket"}]
 HTTP = httpx.Client(timeout=10)  # one pool for the module: a new client per call costs ~50 ms (TLS setup)
