@@ -10,7 +10,6 @@ import argparse
 import statistics
 import tempfile
 import time
-from pathlib import Path
 
 from tfagent.agent.graph import run_agent
 from tfagent.agent.state import RunRequest

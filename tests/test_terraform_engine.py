@@ -69,7 +69,7 @@ def test_cli_config_points_at_the_mirror_and_keeps_direct_for_the_rest(aws_mirro
     assert f'path    = "{aws_mirror}"' in text
     assert 'include = ["registry.terraform.io/hashicorp/aws"]' in text
     assert 'exclude = ["registry.terraform.io/hashicorp/aws"]' in text
-    assert "plugin_cache_dir" in text
+    assert "plugin_cache_dir" not in text  # a shared plugin cache is rewritten under running plans
     env = engine.environment()
     assert env["TF_CLI_CONFIG_FILE"] == str(engine.cli_config)
     assert env["CHECKPOINT_DISABLE"] == "1"
