@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -76,7 +75,3 @@ def read_back(workdir: Path, names: list[str]) -> dict[str, str]:
         if path.is_file():
             out[rel] = path.read_text(encoding="utf-8")
     return out
-
-
-def remove_tree(path: Path) -> None:
-    shutil.rmtree(path, ignore_errors=False) if path.exists() else None
