@@ -24,6 +24,7 @@ LAZY_COMMANDS = {
     "serve": ("tfagent.agent.serve", "serve_command"),
     "quantize": ("tfagent.agent.serve", "quantize_command"),
     "bench": ("tfagent.agent.bench", "bench_command"),
+    "model": ("tfagent.agent.localmodel", "localmodel_group"),
 }
 
 

