@@ -226,7 +226,9 @@ def _plot_budget(ax, summary: dict[str, Any]) -> bool:
     for f in summary["endpoints"]:
         ks = [e["k"] for e in f["pass_at_k"]]
         ys = [100 * (e["rate"] or 0) for e in f["pass_at_k"]]
-        err = [[y - 100 * e["lo"] for y, e in zip(ys, f["pass_at_k"])], [100 * e["hi"] - y for y, e in zip(ys, f["pass_at_k"])]]
+        # max(0, …): rounding can put a bound a hair past the point (0 % with lo = 0.0000001).
+        err = [[max(0.0, y - 100 * e["lo"]) for y, e in zip(ys, f["pass_at_k"])],
+               [max(0.0, 100 * e["hi"] - y) for y, e in zip(ys, f["pass_at_k"])]]
         ax.errorbar(ks, ys, yerr=err, marker="o", capsize=3, label=f["endpoint"])
     ax.set_xticks(range(summary["max_attempts"]))
     ax.set_xlabel("retries allowed (k)")

@@ -77,3 +77,12 @@ def test_html_escapes_untrusted_names(tmp_path):
     summary = summarize(cells, endpoints={"<b>x</b>": None}, max_attempts=1)
     page = write_reports(summary, tmp_path, {**META, "suite": "<script>alert(1)</script>"})["html"].read_text()
     assert "<script>alert" not in page and "&lt;script&gt;" in page and "&lt;b&gt;x&lt;/b&gt;" in page
+
+
+def test_an_endpoint_that_solves_nothing_still_gets_a_full_report(tmp_path):
+    # 0 % everywhere: interval bounds at 0 must not turn into negative error bars.
+    cells = [_cell(e, t, 2, False) for e in ("low", "ref") for t in ("t1", "t2", "t3")]
+    summary = summarize(cells, endpoints={"low": 1.75, "ref": 4.5}, max_attempts=2, reference="ref")
+    paths = write_reports(summary, tmp_path / "out", META)
+    assert paths["html"].read_text().count('src="data:image/png;base64,') == 4
+    assert "| low | 1.75 | 0.0%" in paths["md"].read_text()
