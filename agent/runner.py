@@ -39,12 +39,16 @@ def _options(prompt: str, mode: str, lang: str | None, p: dict[str, Any], defaul
     mirror = p.get("provider_mirror") or defaults.get("provider_mirror")
     policies = [Path(x) for x in (p.get("policies") or ())] or [Path(x) for x in defaults.get("policy", [])]
     offline = p.get("offline_aws")
-    extra = {"terraform": p["terraform_bin"]} if p.get("terraform_bin") else {}
+    extra: dict[str, Any] = {"terraform": p["terraform_bin"]} if p.get("terraform_bin") else {}
+    offline_aws = bool(defaults.get("offline_aws", False) if offline is None else offline)
+    if offline_aws:
+        # Offline, data sources that call the AWS API can only be planned as "read at apply time".
+        extra["defer_data_sources"] = True
     return VerifyOptions(
         prompt=prompt,
         mode=mode,
         provider_mirror=Path(mirror) if mirror else None,
-        offline_aws=bool(defaults.get("offline_aws", False) if offline is None else offline),
+        offline_aws=offline_aws,
         policies=policies,
         lang=lang,
         test_cmd=p.get("test_cmd"),

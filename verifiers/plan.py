@@ -2,6 +2,9 @@
 
 Offline (``options.offline_aws``) the aws provider gets dummy credentials and skip flags merged in
 from a file only the scratch copy has — the model never sees it and its folder is never edited.
+Data sources that need the AWS API are reported as warnings (no plan.json); with
+``options.extra["defer_data_sources"]`` they are read at apply time instead (``plan_defer``): the plan
+goes on with their values unknown and plan.json is written.
 """
 
 from __future__ import annotations
@@ -15,8 +18,11 @@ import tempfile
 from pathlib import Path
 
 from .base import ERROR, Diagnostic, Verdict, Verifier, VerifyContext, error, warning
-from .hcl import ParsedConfig, iter_blocks
+from .hcl import ParsedConfig, block_line, iter_blocks
+from .plan_defer import (DEFER_FILE, DEFER_OPTION, defer_data_sources, original_line, supports_deferral,
+                         without_defer_resource)
 from .terraform import TerraformEngine, TerraformUnavailable, choose_terraform
+from .terraform_cache import write_atomically
 from .validate import tail_text, from_terraform_json, init_diagnostics
 
 OVERRIDE_FILE = "zz_tfagent_override.tf"  # merged into an existing default provider "aws" block
@@ -122,7 +128,7 @@ class TerraformPlan(Verifier):
         try:
             with engine.staged(ctx.workdir, init) as scratch:
                 added = self._add_offline_settings(scratch, init, ctx.options.offline_aws)
-                return self._plan(ctx, engine, scratch, added, {"HOME": str(home)}, timeout)
+                return self._plan(ctx, engine, scratch, init, added, {"HOME": str(home)}, timeout)
         finally:
             shutil.rmtree(home, ignore_errors=True)
 
@@ -136,25 +142,50 @@ class TerraformPlan(Verifier):
             (scratch / name).write_text(text)
         return set(files)
 
-    def _plan(self, ctx, engine, scratch, added, env, timeout) -> Verdict:
-        args = ["plan", "-json", "-no-color", "-refresh=false", "-lock=false", "-input=false", "-out=tfplan.bin"]
-        result = engine.run(scratch, args, timeout=timeout, env=env)
-        if result.rc != 0:
-            diagnostics = self._plan_errors(result, added)
-            blocking = [d for d in diagnostics if d.severity == ERROR]
-            note = "plan failed" if blocking else "plan incomplete: data sources need the AWS API (offline)"
-            return Verdict(self.name, ok=not blocking, diagnostics=diagnostics, note=note)
+    def _plan(self, ctx, engine, scratch, init, added, env, timeout) -> Verdict:
+        failed, deferred = self._run_plan(ctx, engine, scratch, init, added, env, timeout)
+        if failed is not None:
+            return failed
         shown = engine.run(scratch, ["show", "-json", "-no-color", "tfplan.bin"], timeout=timeout, env=env)
         if shown.rc != 0:
             return Verdict(self.name, ok=False, diagnostics=[error(
                 "terraform show -json failed", tail_text(shown.stderr), source=self.name, category="other")])
+        document = json.loads(shown.stdout)
+        if deferred:
+            document = without_defer_resource(document)
         out_dir = Path(ctx.options.artifacts_dir or Path(ctx.workdir).resolve().parent)
         out_dir.mkdir(parents=True, exist_ok=True)
         plan_json = out_dir / "plan.json"
-        plan_json.write_text(shown.stdout)
-        changes = len(json.loads(shown.stdout).get("resource_changes") or [])
-        return Verdict(self.name, ok=True, note=f"plan ok: {changes} resource change(s)",
-                       artifacts={"plan_json": str(plan_json)})
+        # a policy check reading it never sees half a file
+        write_atomically(plan_json, json.dumps(document) if deferred else shown.stdout)
+        changes = len(document.get("resource_changes") or [])
+        note = f"plan ok: {changes} resource change(s)"
+        if deferred:
+            note += f"; {len(deferred)} data source(s) read at apply (offline)"
+        return Verdict(self.name, ok=True, note=note, artifacts={"plan_json": str(plan_json)},
+                       diagnostics=[_deferred_warning(a, init.config) for a in sorted(deferred)])
+
+    def _run_plan(self, ctx, engine, scratch, init, added, env, timeout) -> tuple[Verdict | None, set[str]]:
+        """Plan into tfplan.bin: (None, data sources deferred) or (the failed verdict, ...). Offline and
+        when asked, a plan stopped only by data sources needing the AWS API runs again with them deferred."""
+        args = ["plan", "-json", "-no-color", "-refresh=false", "-lock=false", "-input=false", "-out=tfplan.bin"]
+        result = engine.run(scratch, args, timeout=timeout, env=env)
+        if result.rc == 0:
+            return None, set()
+        diagnostics = self._plan_errors(result, added)
+        deferred, origins = set(), {}
+        needs_api = _offline_data_addresses(result)
+        if (needs_api and not any(d.severity == ERROR for d in diagnostics) and _deferral_wanted(ctx.options)
+                and supports_deferral(engine.version)):
+            deferred, origins = defer_data_sources(scratch, init.config, needs_api)
+        if deferred:
+            result = engine.run(scratch, args, timeout=timeout, env=env)
+            if result.rc == 0:
+                return None, deferred
+            diagnostics = [_at_original_line(d, origins) for d in self._plan_errors(result, added | {DEFER_FILE})]
+        blocking = any(d.severity == ERROR for d in diagnostics)
+        note = "plan failed" if blocking else "plan incomplete: data sources need the AWS API (offline)"
+        return Verdict(self.name, ok=not blocking, diagnostics=diagnostics, note=note), deferred
 
     def _plan_errors(self, result, added: set[str]) -> list[Diagnostic]:
         diagnostics = []
@@ -188,3 +219,47 @@ class TerraformPlan(Verifier):
             return Diagnostic(**{**diag.to_dict(), "category": "other", "file": None, "line": None,
                                  "summary": f"tfagent's offline provider settings were rejected: {diag.summary}"})
         return diag
+
+
+def _data_address(raw: dict) -> str | None:
+    """``data.TYPE.NAME`` of a root-module data source a diagnostic is about (None: not one)."""
+    address = str(raw.get("address") or "")
+    if address.startswith("data."):
+        return re.sub(r"\[[^\]]*\]$", "", address)  # one address for all count/for_each instances
+    context = str((raw.get("snippet") or {}).get("context") or "")
+    match = re.match(r'data "([^"]+)" "([^"]+)"', context) if not address else None
+    return f"data.{match[1]}.{match[2]}" if match else None
+
+
+def _offline_data_addresses(result) -> set[str]:
+    found = set()
+    for line in result.stdout.splitlines():
+        try:
+            message = json.loads(line)
+        except ValueError:
+            continue  # not one of plan -json's message lines
+        raw = message.get("diagnostic") if message.get("type") == "diagnostic" else None
+        if raw and raw.get("severity") == "error" and _API_FAILURE.search(f"{raw.get('summary')} {raw.get('detail')}"):
+            address = _data_address(raw)
+            if address:
+                found.add(address)
+    return found
+
+
+def _deferred_warning(address: str, config: ParsedConfig) -> Diagnostic:
+    _, type_label, name = address.split(".", 2)
+    where = next(((rel, block_line(config.texts.get(rel, ""), "data", t, n))
+                  for rel, t, n, _ in iter_blocks(config, "data") if (t, n) == (type_label, name)), (None, None))
+    return warning(f"{address} needs the AWS API; read at apply time (offline)",
+                   "Offline, this data source cannot be read at plan time, so the plan treats its values as "
+                   "known after apply. Its arguments were checked; what AWS would return was not.",
+                   file=where[0], line=where[1], source="plan", rule="offline_data_source", category="plan")
+
+
+def _at_original_line(diag: Diagnostic, origins: dict) -> Diagnostic:
+    line = original_line(origins, diag.file, diag.line)
+    return diag if line == diag.line else Diagnostic(**{**diag.to_dict(), "line": line})
+
+
+def _deferral_wanted(options) -> bool:
+    return bool(options.offline_aws and options.extra.get(DEFER_OPTION))

@@ -11,12 +11,13 @@
 * ``init -backend=false`` runs once per provider requirement set (``init_for``) and its ``.terraform``
   + lock file are linked into a scratch copy per verification (``staged``). Turning an init failure
   into diagnostics is the callers' business (``validate.init_diagnostics``).
+* Threads and processes share the init cache safely: no shared plugin cache is ever written (see
+  ``terraform_cache``); failures caused by the machine (timeouts, busy files) are never remembered.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -33,6 +34,8 @@ from pathlib import Path
 
 from .base import VerifyOptions
 from .hcl import ParsedConfig, Requirements, parse_folder, requirement_set, requirements_tf
+from .terraform_cache import (adopt_providers, entry_problem, file_lock, is_transient, publish_init_dir,
+                              write_atomically, write_marker)
 
 ENGINE_ENV = "TFAGENT_TERRAFORM"
 TIMED_OUT = 124
@@ -135,11 +138,11 @@ class TerraformEngine:
 
     # ---- configuration --------------------------------------------------------------------
     def _write_cli_config(self) -> Path:
+        """Our CLI config: the mirror, nothing else. No ``plugin_cache_dir``: Terraform rewrites a shared
+        plugin cache in place while other runs execute it (init installs privately instead)."""
         user = _user_cli_config()
         if self.mirror is None and user is not None:
             return user  # the user's own settings win when we were given nothing to add
-        plugin_cache = self.cache_root / "plugins"
-        plugin_cache.mkdir(parents=True, exist_ok=True)
         lines = []
         if self.mirror is not None:
             if not self.mirror.is_dir():
@@ -153,13 +156,10 @@ class TerraformEngine:
                       f"  filesystem_mirror {{\n    path    = {json.dumps(str(self.mirror))}\n    include = [{listed}]\n  }}",
                       f"  direct {{\n    exclude = [{listed}]\n  }}",  # everything else: online as usual
                       "}"]
-        lines.append(f"plugin_cache_dir = {json.dumps(str(plugin_cache))}")
         text = "\n".join(lines) + "\n"
         path = self.cache_root / f"cli-{_hash(text)}.tfrc"
         if not path.exists():
-            tmp = path.with_suffix(".tmp" + str(os.getpid()))
-            tmp.write_text(text)
-            tmp.replace(path)
+            write_atomically(path, text)
         return path
 
     def environment(self, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -218,7 +218,7 @@ class TerraformEngine:
             lock = self._init_locks.setdefault(key, threading.Lock())
         with lock:
             done = self._init_done.get(key)
-            if done is not None:
+            if done is not None and (not done.ok or entry_problem(done.data_dir) is None):
                 return InitResult(done.ok, done.data_dir, done.output, reused=True, config=config,
                                   requirements=requirements)
             result = self._init(key, Path(workdir), config, requirements, timeout)
@@ -228,26 +228,38 @@ class TerraformEngine:
 
     def _init(self, key, workdir, config, requirements, timeout) -> InitResult:
         init_dir = self.cache_root / "init" / key
-        # One init at a time per cache folder, across processes too: Terraform's plugin cache is not
-        # safe for concurrent writers.
-        with _file_lock(self.cache_root / "init.lock"):
-            if (init_dir / ".tfagent-init-ok").exists():  # another process initialised this set
+        init_dir.parent.mkdir(parents=True, exist_ok=True)
+        # One build per key at a time, across processes too; other keys build in parallel.
+        with file_lock(init_dir.parent / f"{key}.lock"):
+            if entry_problem(init_dir) is None:  # another thread or process built it meanwhile
                 return InitResult(True, init_dir, reused=True, config=config, requirements=requirements)
-            init_dir.parent.mkdir(parents=True, exist_ok=True)
-            building = Path(tempfile.mkdtemp(prefix=f"{key}.", dir=init_dir.parent))
-            if requirements.modules:
-                _copy_config(workdir, building)
-            else:
-                (building / "requirements.tf").write_text(requirements_tf(requirements))
+            for leftover in init_dir.parent.glob(f".{key}.building-*"):  # a killed build (we hold the key)
+                shutil.rmtree(leftover, ignore_errors=True)
+            building = Path(tempfile.mkdtemp(prefix=f".{key}.building-", dir=init_dir.parent))
+            try:
+                return self._build(building, init_dir, workdir, config, requirements, timeout)
+            finally:
+                shutil.rmtree(building, ignore_errors=True)  # already renamed away when it succeeded
+
+    def _build(self, building, init_dir, workdir, config, requirements, timeout) -> InitResult:
+        if requirements.modules:
+            _copy_config(workdir, building)
+        else:
+            (building / "requirements.tf").write_text(requirements_tf(requirements))
+        private_cache = building / ".tfagent-plugin-cache"  # overrides a user's shared plugin_cache_dir
+        private_cache.mkdir()
+        with self._lock:
             self.init_runs += 1
-            result = self.run(building, ["init", "-backend=false", "-input=false", "-no-color"], timeout)
-            if result.rc != 0:
-                shutil.rmtree(building, ignore_errors=True)
-                return InitResult(False, None, output=(result.stderr + "\n" + result.stdout).strip(),
-                                  config=config, requirements=requirements, transient=result.rc == TIMED_OUT)
-            (building / ".tfagent-init-ok").write_text(self.describe() + "\n")
-            shutil.rmtree(init_dir, ignore_errors=True)  # a half-built leftover of a killed run
-            building.rename(init_dir)  # .terraform holds relative or absolute-cache paths only
+        result = self.run(building, ["init", "-backend=false", "-input=false", "-no-color"], timeout,
+                          env={"TF_PLUGIN_CACHE_DIR": str(private_cache)})
+        if result.rc != 0:
+            output = (result.stderr + "\n" + result.stdout).strip()
+            return InitResult(False, None, output=output, config=config, requirements=requirements,
+                              transient=is_transient(result.rc, output, TIMED_OUT))
+        providers = adopt_providers(building, self.cache_root / "providers")
+        shutil.rmtree(private_cache)  # what is left are copies someone else published first
+        write_marker(building, self.describe(), providers)
+        publish_init_dir(building, init_dir)
         return InitResult(True, init_dir, config=config, requirements=requirements)
 
     @contextlib.contextmanager
@@ -318,17 +330,6 @@ def _user_cli_config() -> Path | None:
         return path.resolve() if path.is_file() else None  # a missing file only produces warnings
     default = Path.home() / ".terraformrc"
     return default if default.is_file() else None
-
-
-@contextlib.contextmanager
-def _file_lock(path: Path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _relative_to(name: str, root: Path) -> str:
