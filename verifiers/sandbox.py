@@ -184,15 +184,20 @@ def _real_homes() -> list[Path]:
     return sorted(h for h in homes if h != Path("/") and h.is_dir())
 
 
+REAL_TMP = Path("/tmp").resolve()  # what the private /tmp below hides
+
+
 def _toolchain_binds(cmd: Sequence[str], env: dict[str, str], extra_ro_paths: Sequence[Path]) -> list[Path]:
-    """Paths under the (hidden) real HOMEs the command needs: its binary, this Python, extras."""
+    """Paths under the hidden folders (real HOMEs, the real /tmp) the command needs: its binary,
+    this Python and its import path (a virtualenv or checkout may live in /tmp, as in CI), extras."""
     needed = [Path(p) for p in extra_ro_paths]
     exe = shutil.which(cmd[0], path=env.get("PATH"))
     if exe:
         needed += [Path(exe), Path(exe).resolve()]
     needed += [Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).resolve()]
+    needed += [Path(p) for p in sys.path if p and Path(p).is_absolute() and Path(p).exists()]
     binds: list[Path] = []
-    for resolved, home in ((p.resolve(), h) for p in needed for h in _real_homes()):
+    for resolved, home in ((p.resolve(), h) for p in needed for h in [*_real_homes(), REAL_TMP]):
         if resolved.is_relative_to(home) and resolved != home:
             top = home / resolved.relative_to(home).parts[0]
             if top.exists() and top not in binds:
@@ -224,6 +229,7 @@ def _make_layout(workdir: Path) -> _Layout:
 
 def _bwrap_prefix(layout: _Layout, binds: list[Path], drop_to_uid: int | None, network: bool) -> list[str]:
     args = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--bind", str(layout.tmp), "/tmp"]
+    args += [arg for path in binds if path.is_relative_to(REAL_TMP) for arg in ("--ro-bind", str(path), str(path))]
     homes = _real_homes()
     for home in homes:  # hide ssh keys and cloud credentials, keep toolchains installed there
         args += ["--tmpfs", str(home)]
