@@ -6,6 +6,7 @@ import os
 import shutil
 import socket
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -271,3 +272,21 @@ def test_forced_level_is_validated(work, monkeypatch):
     monkeypatch.setenv(sandbox.LEVEL_ENV, "bwrap")
     with pytest.raises(SandboxError, match="more isolation than this machine has"):
         run_sandboxed(["true"], work)
+
+
+@needs_bwrap
+def test_toolchains_under_the_real_tmp_stay_visible_read_only(work, tmp_path):
+    # CI may clone the project (and its virtualenv) under /tmp, which the sandbox replaces with a
+    # private /tmp: what the command needs from there is bound back, read-only. (World-readable,
+    # like a checkout: the sandboxed program runs as a throwaway uid.)
+    tool_dir = Path(tempfile.mkdtemp(prefix="tfagent-test-toolchain-", dir="/tmp"))
+    tool_dir.chmod(0o755)
+    (tool_dir / "lib.txt").write_text("from the real tmp\n")
+    (tool_dir / "lib.txt").chmod(0o644)
+    code = (f"print(open({str(tool_dir / 'lib.txt')!r}).read().strip())\n"
+            f"try:\n    open({str(tool_dir / 'new.txt')!r}, 'w')\nexcept OSError as exc:\n    print('DENIED', type(exc).__name__)\n")
+    result = run_sandboxed([PY, "-c", code], work, timeout=20, extra_ro_paths=[tool_dir])
+    assert result.ok, result.stderr
+    assert "from the real tmp" in result.stdout and "DENIED" in result.stdout
+    assert not (tool_dir / "new.txt").exists()
+    shutil.rmtree(tool_dir)
