@@ -224,7 +224,11 @@ def launch(model: Path, name: str, alias: str, opts: ServeOptions, *, ready_time
     (servers_dir() / f"{name}.json").write_text(json.dumps(record, indent=2))
     try:
         wait_until_ready(proc, base_url, ready_timeout, log_path)
-        config.register_endpoint(name, {"base_url": base_url, "model": alias, "bpw": round(info.bpw, 3)})
+        # A reply may use at most a quarter of the context, so a retry (prompt + that reply + the
+        # feedback) still fits: an unbounded reply to a looping small model fills the window, and
+        # the next attempt could not even be sent.
+        config.register_endpoint(name, {"base_url": base_url, "model": alias, "bpw": round(info.bpw, 3),
+                                        "max_tokens": max(256, opts.ctx // 4)})
     except BaseException:
         stop_group(proc.pid, proc.pid)
         forget(name)

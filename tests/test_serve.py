@@ -164,6 +164,7 @@ def test_detach_registers_endpoint_and_stop_leaves_no_process():
         endpoint = load_config().endpoints["smoke"]
         assert endpoint.base_url == f"http://127.0.0.1:{port}/v1" and endpoint.model == "smol"
         assert endpoint.bpw == pytest.approx(5.85, abs=0.01)  # 98,362,432 B × 8 / 134,515,008 weights
+        assert endpoint.params["max_tokens"] == 256  # a quarter of --ctx 512, at least 256: retries still fit
         models = httpx.get(f"{endpoint.base_url}/models", timeout=5).json()
         assert [m["id"] for m in models["data"]] == ["smol"]
         assert group_alive(record["pgid"])
