@@ -12,6 +12,7 @@ built-ins are registered there exactly like a third-party package's.
 from __future__ import annotations
 
 import time
+from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -133,7 +134,7 @@ class VerifyContext:
     artifacts: dict[str, Any] = field(default_factory=dict)
 
 
-class Verifier:
+class Verifier(ABC):
     """Base class for verifiers. Subclasses set ``name`` and ``description`` and implement
     ``check``; ``verify`` times it. Instances are created once per run and reused across attempts,
     so they may keep caches (e.g. Terraform's init per provider requirement set)."""
@@ -146,8 +147,9 @@ class Verifier:
         """Can it run on this machine? (ok, reason shown by `tfagent verifiers`)."""
         return True, "ok"
 
-    def check(self, ctx: VerifyContext) -> Verdict:  # pragma: no cover - the seam
-        raise NotImplementedError(f"verifier {self.name!r} must implement check()")
+    @abstractmethod
+    def check(self, ctx: VerifyContext) -> Verdict:
+        """The seam: look at ``ctx.workdir`` and return a Verdict (``verify`` adds the timing)."""
 
     def verify(self, ctx: VerifyContext) -> Verdict:
         start = time.perf_counter()
