@@ -6,7 +6,6 @@ Exit codes: 0 verified · 1 not verified · 2 usage/config/bad input · 3 model 
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import sys
@@ -15,6 +14,8 @@ from typing import Any
 
 import click
 from rich.console import Console
+
+from .click_groups import DefaultLazyGroup
 
 EXIT_OK, EXIT_UNVERIFIED, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_FORGE = 0, 1, 2, 3, 4
 
@@ -37,22 +38,10 @@ def fail(message: str, code: int) -> "click.exceptions.Exit":
     return click.exceptions.Exit(code)
 
 
-class DefaultGroup(click.Group):
+class DefaultGroup(DefaultLazyGroup):
     """`tfagent "PROMPT" …` runs the default command; `tfagent eval …` a subcommand."""
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if args and args[0] not in self.list_commands(ctx) and args[0] not in ("--help", "-h", "--version"):
-            args = ["run", *args]
-        return super().parse_args(ctx, args)
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted({*self.commands, *LAZY_COMMANDS})
-
-    def get_command(self, ctx: click.Context, name: str):
-        if name in LAZY_COMMANDS and name not in self.commands:
-            module, attr = LAZY_COMMANDS[name]
-            return getattr(importlib.import_module(module), attr)
-        return super().get_command(ctx, name)
+    lazy = LAZY_COMMANDS
 
 
 @click.group(cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -8,7 +8,6 @@ is unreachable.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import os
 import sys
 import threading
@@ -18,6 +17,8 @@ from pathlib import Path
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from tfagent.agent.click_groups import DefaultLazyGroup
 
 EXIT_OK, EXIT_INCOMPLETE, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 LAZY = {"import-iac-eval": ("tfagent.evals.importers.iac_eval", "import_iac_eval_command")}
@@ -38,22 +39,11 @@ def default_db() -> Path:
     return state_dir() / "evals.db"
 
 
-class EvalGroup(click.Group):
+class EvalGroup(DefaultLazyGroup):
     """`tfagent eval SUITE …` runs a suite; `tfagent eval merge|rescore|report|…` are subcommands."""
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if args and args[0] not in self.list_commands(ctx) and args[0] not in ("--help", "-h"):
-            args = ["run", *args]
-        return super().parse_args(ctx, args)
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted({*self.commands, *LAZY})
-
-    def get_command(self, ctx: click.Context, name: str):
-        if name in LAZY and name not in self.commands:
-            module, attr = LAZY[name]
-            return getattr(importlib.import_module(module), attr)
-        return super().get_command(ctx, name)
+    lazy = LAZY
+    passthrough = ("--help", "-h")
 
 
 @click.group("eval", cls=EvalGroup, context_settings={"help_option_names": ["-h", "--help"]})
