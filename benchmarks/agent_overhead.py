@@ -11,10 +11,10 @@ import statistics
 import tempfile
 import time
 
-from tfagent.agent.graph import run_agent
-from tfagent.agent.state import RunRequest
-from tfagent.agent.testing import ScriptedServer
-from tfagent.agent.types import Endpoint
+from tfagent.agent.loop.graph import run_agent
+from tfagent.agent.loop.state import RunRequest
+from tfagent.agent.model.testing import ScriptedServer
+from tfagent.agent.core.types import Endpoint
 
 BAD = '```hcl title="main.tf"\nvariable "x" {\n```\n'
 GOOD = '```hcl title="main.tf"\nvariable "x" {}\n```\n'

@@ -15,8 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from tfagent.agent.testing import ScriptedReply, ScriptedServer
-from tfagent.agent.types import Endpoint
+from tfagent.agent.model.testing import ScriptedReply, ScriptedServer
+from tfagent.agent.core.types import Endpoint
 from tfagent.evals.runner import EvalPlan, EvalRunner
 from tfagent.evals.store import Store
 from tfagent.evals.suite import load_suite

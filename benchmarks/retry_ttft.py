@@ -8,7 +8,7 @@ shared prefix and only the new turn is processed. This measures that saving. Goa
 Each round, with the agent's own first messages (prompts/terraform_system.md + terraform_request.md):
   1. prime: send [system, user] and let the model answer (reply R; the server now caches it);
   2. retry: send [system, user, assistant R, user F] — F is a real feedback turn built by
-     tfagent.agent.feedback from one validate diagnostic — and time the first token;
+     tfagent.agent.loop.feedback from one validate diagnostic — and time the first token;
   3. cold: the same four messages with the system prompt's first line changed, so no prefix
      matches — time the first token.
 
@@ -22,11 +22,11 @@ import argparse
 import statistics
 import sys
 
-from tfagent.agent.config import load_config, resolve_endpoint
-from tfagent.agent.feedback import build_feedback
-from tfagent.agent.model import ModelClient
-from tfagent.agent.nodes import first_messages
-from tfagent.agent.state import RunRequest
+from tfagent.agent.core.config import load_config, resolve_endpoint
+from tfagent.agent.loop.feedback import build_feedback
+from tfagent.agent.model.client import ModelClient
+from tfagent.agent.loop.nodes import first_messages
+from tfagent.agent.loop.state import RunRequest
 from tfagent.verifiers.base import Diagnostic
 
 REQUEST = "create a private S3 bucket with versioning"

@@ -19,8 +19,8 @@ import time
 import openai
 
 from tfagent import prompts
-from tfagent.agent.config import load_config, resolve_endpoint
-from tfagent.agent.model import ModelClient
+from tfagent.agent.core.config import load_config, resolve_endpoint
+from tfagent.agent.model.client import ModelClient
 
 
 def decode_rate(tokens: int, ttft: float, total: float) -> float:

@@ -26,10 +26,10 @@ import time
 from pathlib import Path
 
 from tfagent.verifiers.base import VerifyContext, VerifyOptions
-from tfagent.verifiers.fmt import TerraformFmt
-from tfagent.verifiers.hcl import HclSyntax
-from tfagent.verifiers.terraform import EMBEDDED, TerraformEngine, choose_terraform
-from tfagent.verifiers.validate import TerraformValidate
+from tfagent.verifiers.terraform.fmt import TerraformFmt
+from tfagent.verifiers.terraform.hcl import HclSyntax
+from tfagent.verifiers.terraform.engine import EMBEDDED, TerraformEngine, choose_terraform
+from tfagent.verifiers.terraform.validate import TerraformValidate
 
 CONFIG = """terraform {
   required_providers {

@@ -18,9 +18,10 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from tfagent.agent.click_groups import DefaultLazyGroup
+from tfagent.agent.core.click_groups import DefaultLazyGroup
+from tfagent.agent.core.console import fail
+from tfagent.agent.core.exits import EXIT_INCOMPLETE, EXIT_OK, EXIT_UNREACHABLE
 
-EXIT_OK, EXIT_INCOMPLETE, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 LAZY = {"import-iac-eval": ("tfagent.evals.importers.iac_eval", "import_iac_eval_command")}
 
 
@@ -28,13 +29,8 @@ def _console(stderr: bool = False) -> Console:
     return Console(stderr=stderr, no_color=bool(os.environ.get("NO_COLOR")) or None)
 
 
-def fail(message: str, code: int = EXIT_USAGE) -> click.exceptions.Exit:
-    _console(stderr=True).print(f"[red]error:[/] {message}", highlight=False)
-    return click.exceptions.Exit(code)
-
-
 def default_db() -> Path:
-    from tfagent.agent.config import state_dir
+    from tfagent.agent.core.config import state_dir
 
     return state_dir() / "evals.db"
 
@@ -180,7 +176,7 @@ def _print_suites(suites) -> None:
 
 
 def _endpoints(names: list[str]):
-    from tfagent.agent.config import ConfigError, load_config
+    from tfagent.agent.core.config import ConfigError, load_config
 
     try:
         config = load_config()
@@ -195,7 +191,7 @@ def _endpoints(names: list[str]):
 
 def _check_servers(endpoints, timeout: float) -> None:
     """Fail fast (exit 3) before any cell runs when a server does not answer."""
-    from tfagent.agent.model import ModelClient, ServerUnreachable
+    from tfagent.agent.model.client import ModelClient, ServerUnreachable
 
     for url in sorted({e.base_url for e in endpoints}):
         endpoint = next(e for e in endpoints if e.base_url == url)

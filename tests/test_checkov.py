@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from tfagent.verifiers.base import VerifyContext, VerifyOptions
-from tfagent.verifiers.checkov import Checkov, staged_copy
-from tfagent.verifiers.trivy import Trivy
+from tfagent.verifiers.scanners.checkov import Checkov, staged_copy
+from tfagent.verifiers.scanners.trivy import Trivy
 
 PUBLIC_STORAGE = """\
 resource "azurerm_storage_account" "sa" {

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from tfagent.prompts import render
-from tfagent.verifiers import code_lang
+from tfagent.verifiers.code import code_lang
 from tfagent.verifiers.base import VerifyContext, VerifyOptions
-from tfagent.verifiers.compile import Compile, parse_cargo_json, parse_colon_diagnostics, parse_tsc
-from tfagent.verifiers.python import PythonCheck
+from tfagent.verifiers.code.compile import Compile, parse_cargo_json, parse_colon_diagnostics, parse_tsc
+from tfagent.verifiers.code.python import PythonCheck
 from tfagent.verifiers.registry import build_chain
-from tfagent.verifiers.tests import RunTests, parse_junit, parse_runner_output
+from tfagent.verifiers.code.tests import RunTests, parse_junit, parse_runner_output
 
 needs_gcc = pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc is not installed")
 needs_node = pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
@@ -242,9 +242,9 @@ def test_parse_junit_failures_and_errors():
 
 def test_agent_loop_fixes_code_until_the_users_tests_pass(tmp_path, scripted_server):
     """The lead's graph with these verifiers: a wrong first reply, feedback naming the failing test, a fix."""
-    from tfagent.agent.graph import run_agent
-    from tfagent.agent.state import RunRequest
-    from tfagent.agent.types import Endpoint
+    from tfagent.agent.loop.graph import run_agent
+    from tfagent.agent.loop.state import RunRequest
+    from tfagent.agent.core.types import Endpoint
 
     tests = write(tmp_path / "tests", {"test_add.py": "from solution import add\n\ndef test_add():\n    assert add(2, 3) == 5\n"})
     scripted_server.enqueue('```python title="solution.py"\ndef add(a, b):\n    return a - b\n```\n')

@@ -1,6 +1,6 @@
 import pytest
 
-from tfagent.agent.config import (
+from tfagent.agent.core.config import (
     ConfigError, load_config, register_endpoint, resolve_endpoint, unregister_endpoint, user_config_path,
 )
 

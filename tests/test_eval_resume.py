@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tfagent.agent.testing import ScriptedReply, ScriptedServer
+from tfagent.agent.model.testing import ScriptedReply, ScriptedServer
 from tfagent.evals.runner import EvalRunner
 from tfagent.evals.store import Store
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from tfagent.agent.config import load_config, user_config_path
-from tfagent.agent.testing import ScriptedServer
+from tfagent.agent.core.config import load_config, user_config_path
+from tfagent.agent.model.testing import ScriptedServer
 from tfagent.evals.cli import eval_group
 from tfagent.evals.metrics import mcnemar_exact, paired_difference, wilson
 from tfagent.evals.report import summary_for_run

@@ -1,4 +1,4 @@
-from tfagent.agent.feedback import build_feedback, code_excerpt, cutoff_feedback, dedupe_and_sort, no_files_feedback
+from tfagent.agent.loop.feedback import build_feedback, code_excerpt, cutoff_feedback, dedupe_and_sort, no_files_feedback
 from tfagent.verifiers.base import error, warning
 
 FILES = {"main.tf": 'resource "aws_s3_bucket" "b" {\n  bukket = "x"\n}\n'}

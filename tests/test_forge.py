@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
-from tfagent.agent.forge import (
+from tfagent.agent.publish.forge import (
     ForgeError,
     RemoteInfo,
     RemoteUrlError,

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from gguf import GGUFWriter
 
-from tfagent.agent.gguf_info import (GGUFInfoError, bits_per_weight, estimate_memory, format_bytes,
+from tfagent.agent.serving.gguf_info import (GGUFInfoError, bits_per_weight, estimate_memory, format_bytes,
                                      kv_cache_bytes, kv_type_bytes_per_element, parse_size, read_gguf_info)
 
 # 2 layers, embedding 64, 4 query heads (head dim 64/4 = 16), 2 KV heads.

@@ -12,9 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 from test_forge import GH_TOKEN, GL_TOKEN, ForgeServer
-from tfagent.agent.forge import ForgeError
-from tfagent.agent.git import GitOptions, GitUsageError, branch_name, git_options, preflight, publish
-from tfagent.agent.types import Attempt, RunResult
+from tfagent.agent.publish.forge import ForgeError
+from tfagent.agent.publish.git import GitOptions, GitUsageError, branch_name, git_options, preflight, publish
+from tfagent.agent.core.types import Attempt, RunResult
 from tfagent.verifiers.base import Verdict, error
 
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
@@ -366,7 +366,7 @@ HCL_REPLY = '```hcl\nresource "aws_s3_bucket" "b" {\n  bucket = "demo"\n}\n```\n
 
 
 def run_cli(server, *flags: str):
-    from tfagent.agent.cli import main
+    from tfagent.agent.cli.main import main
 
     server.enqueue(HCL_REPLY)
     args = ["a private bucket", "--base-url", server.base_url, "--model", "scripted", "--verify", "hcl,fmt", *flags]
@@ -420,7 +420,7 @@ resource "aws_s3_bucket" "b" {
 
 @pytest.mark.slow  # real terraform init/validate/plan with the aws provider: ~20-30 s on 2 shared cores
 def test_cli_pr_body_summarises_the_real_plan(repos, forge_server, scripted_server, aws_mirror, monkeypatch):
-    from tfagent.agent.cli import main
+    from tfagent.agent.cli.main import main
 
     _, work = repos
     monkeypatch.chdir(work)

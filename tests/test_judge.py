@@ -109,7 +109,7 @@ def test_unsupported_rego_builtin_is_its_own_verdict(tmp_path):
 
 
 def test_checkov_check_when_checkov_is_missing_is_unsupported(tmp_path, monkeypatch):
-    from tfagent.verifiers.checkov import Checkov
+    from tfagent.verifiers.scanners.checkov import Checkov
 
     if Checkov().available()[0]:
         pytest.skip("checkov is installed here; this test covers machines without it")

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from tfagent.agent import localmodel
-from tfagent.agent.localmodel import (AWS_PROVIDER_ZIP, LocalModelError, ModelSpec, Part, cached_path, fetch,
+from tfagent.agent.serving import localmodel
+from tfagent.agent.serving.localmodel import (AWS_PROVIDER_ZIP, LocalModelError, ModelSpec, Part, cached_path, fetch,
                                       localmodel_group, mirror_aws)
 
 PIECES = [b"GGUF" + bytes(range(256)) * 40, bytes(reversed(range(256))) * 30]

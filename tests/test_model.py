@@ -10,9 +10,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from tfagent.agent.model import ModelClient, ModelError, ServerUnreachable, _StreamCollector
-from tfagent.agent.testing import ScriptedReply, ScriptedServer
-from tfagent.agent.types import Endpoint
+from tfagent.agent.model.client import ModelClient, ModelError, ServerUnreachable, _StreamCollector
+from tfagent.agent.model.testing import ScriptedReply, ScriptedServer
+from tfagent.agent.core.types import Endpoint
 
 USER = [{"role": "system", "content": "You write Terraform."}, {"role": "user", "content": "a private S3 bucket"}]
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from tfagent.verifiers.base import VerifyContext, VerifyOptions
-from tfagent.verifiers.hcl import iter_blocks, parse_folder
-from tfagent.verifiers.plan import TerraformPlan
-from tfagent.verifiers.plan_defer import (DEFER_ADDRESS, DEFER_FILE, _insert_depends_on, defer_data_sources,
+from tfagent.verifiers.terraform.hcl import iter_blocks, parse_folder
+from tfagent.verifiers.terraform.plan import TerraformPlan
+from tfagent.verifiers.terraform.plan_defer import (DEFER_ADDRESS, DEFER_FILE, _insert_depends_on, defer_data_sources,
                                           original_line, supports_deferral)
 
 PINNED = """terraform {

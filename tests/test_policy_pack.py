@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from tfagent.verifiers.base import VerifyContext, VerifyOptions
-from tfagent.verifiers.intent import all_rules, select_rules
-from tfagent.verifiers.plan import TerraformPlan
-from tfagent.verifiers.rego import RegoPolicy
+from tfagent.verifiers.policy.intent import all_rules, select_rules
+from tfagent.verifiers.terraform.plan import TerraformPlan
+from tfagent.verifiers.policy.rego import RegoPolicy
 
 AWS_PIN = """\
 terraform {

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from tfagent.agent import prbody
-from tfagent.agent.types import Attempt, RunResult
+from tfagent.agent.publish import prbody
+from tfagent.agent.core.types import Attempt, RunResult
 from tfagent.verifiers.base import Diagnostic, Verdict, error, warning
 
 SECRET = "AKIAsecret/value+1234567890"

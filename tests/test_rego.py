@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from tfagent.verifiers.base import VerifyContext, VerifyOptions
-from tfagent.verifiers.hcl_plan_shape import HclParseError, parse_workdir, plan_shape
-from tfagent.verifiers.hcl_values import references
-from tfagent.verifiers.plan import TerraformPlan
-from tfagent.verifiers.rego import (
+from tfagent.verifiers.policy.hcl_plan_shape import HclParseError, parse_workdir, plan_shape
+from tfagent.verifiers.policy.hcl_values import references
+from tfagent.verifiers.terraform.plan import TerraformPlan
+from tfagent.verifiers.policy.rego import (
     PolicyError,
     RegoPolicy,
     check_policies,

@@ -1,4 +1,4 @@
-from tfagent.agent.replies import MAX_FILES, check_path, parse_reply, strip_reasoning
+from tfagent.agent.loop.replies import MAX_FILES, check_path, parse_reply, strip_reasoning
 
 
 def test_titled_blocks_become_files_and_prose_is_ignored():

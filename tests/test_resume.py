@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 
-from tfagent.agent.runs import RunStore
+from tfagent.agent.loop.runs import RunStore
 
 GOOD = 'variable "region" {\n  type = string\n}\n'
 BAD = 'variable "region" {\n  type = string\n'

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tfagent.verifiers import sandbox
-from tfagent.verifiers.sandbox import (
+from tfagent.verifiers.code import sandbox
+from tfagent.verifiers.code.sandbox import (
     TRUNCATED_MARK,
     SandboxError,
     is_secret_name,

@@ -15,9 +15,9 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from tfagent.agent.config import load_config
-from tfagent.agent.localmodel import MODELS
-from tfagent.agent.serve import (ServeOptions, backend_notes, quantize_command, read_record, serve_command,
+from tfagent.agent.core.config import load_config
+from tfagent.agent.serving.localmodel import MODELS
+from tfagent.agent.serving.serve import (ServeOptions, backend_notes, quantize_command, read_record, serve_command,
                                  server_argv, servers_dir)
 
 from test_gguf_info import write_gguf
@@ -27,7 +27,7 @@ _REAL_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") /
 
 
 def smoke_gguf() -> Path | None:
-    """The SmolLM2 GGUF when already fetched (python -m tfagent.agent.localmodel fetch smollm2)."""
+    """The SmolLM2 GGUF when already fetched (python -m tfagent.agent.serving.localmodel fetch smollm2)."""
     spec = MODELS["smollm2"]
     candidates = [os.environ.get("TFAGENT_SMOKE_GGUF"), _REAL_CACHE / "models" / spec.sha256 / spec.filename]
     return next((Path(c) for c in candidates if c and Path(c).is_file()), None)
@@ -37,7 +37,7 @@ def _real_server_skip_reason() -> str | None:
     if importlib.util.find_spec("llama_cpp") is None:
         return "llama-cpp-python is not installed (pip install 'tfagent[local]', portable build)"
     if smoke_gguf() is None:
-        return "SmolLM2 GGUF not fetched: run `python -m tfagent.agent.localmodel fetch smollm2`"
+        return "SmolLM2 GGUF not fetched: run `python -m tfagent.agent.serving.localmodel fetch smollm2`"
     return None
 
 
@@ -181,7 +181,7 @@ def test_detach_registers_endpoint_and_stop_leaves_no_process():
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_foreground_server_stops_on_signal_without_orphans(sig):
     port = free_port()
-    code = "from tfagent.agent.serve import serve_command; serve_command()"
+    code = "from tfagent.agent.serving.serve import serve_command; serve_command()"
     proc = subprocess.Popen([sys.executable, "-c", code, str(smoke_gguf()), "--port", str(port), "--name", "fg",
                              "--ctx", "512", "--threads", "1"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, start_new_session=True)

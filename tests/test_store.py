@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from tfagent.agent.types import Attempt, Usage
+from tfagent.agent.core.types import Attempt, Usage
 from tfagent.evals.store import CellKey, Store, StoreError
 from tfagent.verifiers.base import Verdict, error
 

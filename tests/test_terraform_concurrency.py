@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from tfagent.verifiers.base import VerifyContext, VerifyOptions
-from tfagent.verifiers.plan import TerraformPlan
-from tfagent.verifiers.terraform import BINARY, TerraformEngine, choose_terraform
-from tfagent.verifiers.terraform_cache import MARKER, entry_problem, provider_entries
-from tfagent.verifiers.validate import TerraformValidate
+from tfagent.verifiers.terraform.plan import TerraformPlan
+from tfagent.verifiers.terraform.engine import BINARY, TerraformEngine, choose_terraform
+from tfagent.verifiers.terraform.cache import MARKER, entry_problem, provider_entries
+from tfagent.verifiers.terraform.validate import TerraformValidate
 
 # Three provider requirement sets, so inits of new sets run while other plans execute the provider.
 REQUIREMENTS = {
@@ -35,8 +35,8 @@ import json, sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from tfagent.verifiers.base import VerifyContext, VerifyOptions
-from tfagent.verifiers.plan import TerraformPlan
-from tfagent.verifiers.validate import TerraformValidate
+from tfagent.verifiers.terraform.plan import TerraformPlan
+from tfagent.verifiers.terraform.validate import TerraformValidate
 jobs = json.loads(sys.argv[1])
 def one(job):
     options = VerifyOptions(provider_mirror=Path(job["mirror"]), offline_aws=True,
@@ -152,7 +152,7 @@ def test_a_broken_cache_entry_is_rebuilt_not_used(aws_mirror, tmp_path):
 
 
 def test_init_failures_caused_by_the_machine_are_transient():
-    from tfagent.verifiers.terraform_cache import is_transient
+    from tfagent.verifiers.terraform.cache import is_transient
 
     busy = "Error while installing hashicorp/aws v3.39.0: open /x/terraform-provider-aws_v3.39.0_x5: text file busy"
     assert is_transient(1, busy, timed_out_rc=124)

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from tfagent.verifiers.base import VerifyContext, VerifyOptions
-from tfagent.verifiers.hcl import parse_folder, requirement_set, requirements_tf
-from tfagent.verifiers.terraform import (
+from tfagent.verifiers.terraform.hcl import parse_folder, requirement_set, requirements_tf
+from tfagent.verifiers.terraform.engine import (
     BINARY,
     EMBEDDED,
     TerraformEngine,
@@ -19,7 +19,7 @@ from tfagent.verifiers.terraform import (
     choose_terraform,
     mirror_providers,
 )
-from tfagent.verifiers.validate import TerraformValidate
+from tfagent.verifiers.terraform.validate import TerraformValidate
 
 PINNED = """terraform {
   required_providers {

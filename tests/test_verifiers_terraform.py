@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from tfagent.verifiers.base import VerifyContext, VerifyOptions
-from tfagent.verifiers.fmt import TerraformFmt
-from tfagent.verifiers.hcl import HclSyntax, parse_folder
-from tfagent.verifiers.plan import OVERRIDE_FILE, PROVIDER_FILE, TerraformPlan, offline_aws_files
+from tfagent.verifiers.terraform.fmt import TerraformFmt
+from tfagent.verifiers.terraform.hcl import HclSyntax, parse_folder
+from tfagent.verifiers.terraform.plan import OVERRIDE_FILE, PROVIDER_FILE, TerraformPlan, offline_aws_files
 from tfagent.verifiers.registry import build_chain, discover
-from tfagent.verifiers.validate import TerraformValidate
+from tfagent.verifiers.terraform.validate import TerraformValidate
 
 PINNED = """terraform {
   required_providers {

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib.metadata import entry_points
 
-from .base import Verdict, Verifier, VerifyContext, error
+from tfagent.verifiers.base import Verdict, Verifier, VerifyContext, error
 
 GROUP = "tfagent.verifiers"
 

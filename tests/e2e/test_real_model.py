@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from tfagent.agent import config
-from tfagent.agent.localmodel import fetch
+from tfagent.agent.core import config
+from tfagent.agent.serving.localmodel import fetch
 
 pytestmark = [
     pytest.mark.slow,

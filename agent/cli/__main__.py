@@ -1,0 +1,3 @@
+from tfagent.agent.cli.main import main
+
+main()

@@ -1,0 +1,223 @@
+"""Thin CLI: parse flags, call one function, render, exit code.
+
+Exit codes: 0 verified · 1 not verified · 2 usage/config/bad input · 3 model server unreachable ·
+4 forge/git API error.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+from tfagent.agent.core.click_groups import DefaultLazyGroup
+from tfagent.agent.core.console import fail
+from tfagent.agent.core.exits import EXIT_USAGE
+
+
+# Commands that live in their own modules, imported only when used.
+LAZY_COMMANDS = {
+    "eval": ("tfagent.evals.cli", "eval_group"),
+    "serve": ("tfagent.agent.serving.serve", "serve_command"),
+    "quantize": ("tfagent.agent.serving.serve", "quantize_command"),
+    "bench": ("tfagent.agent.serving.bench", "bench_command"),
+    "model": ("tfagent.agent.serving.localmodel", "localmodel_group"),
+}
+
+
+class DefaultGroup(DefaultLazyGroup):
+    """`tfagent "PROMPT" …` runs the default command; `tfagent eval …` a subcommand."""
+
+    lazy = LAZY_COMMANDS
+
+
+@click.group(cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="tfagent")
+def main() -> None:
+    """tfagent: a sentence in, verified infrastructure code out.
+
+    \b
+      tfagent "create a private S3 bucket" --base-url http://127.0.0.1:8080/v1
+      tfagent code "parse a CSV of prices" --lang python --tests tests/
+      tfagent verify infra/ --verify hcl,fmt,validate,plan
+      tfagent eval terraform-aws --endpoints iq1_s,q4 --reference q4
+    """
+
+
+def model_options(f):
+    for option in reversed([
+        click.option("--base-url", help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8080/v1 (env TFAGENT_BASE_URL)."),
+        click.option("--model", help="Model name sent to the server (env TFAGENT_MODEL)."),
+        click.option("--api-key", help="API key (prefer the TFAGENT_API_KEY environment variable: flags end up in shell history)."),
+        click.option("--endpoint", "endpoint_name", help="A named endpoint from tfagent.toml / the user config."),
+        click.option("--max-attempts", type=click.IntRange(1, 20), default=None, help="One try + retries (default 3)."),
+        click.option("--verify", "verify_chain", help="Comma-separated verifier chain (default per mode)."),
+        click.option("--out", type=click.Path(path_type=Path), default=None, help="Output folder (default ./infra)."),
+        click.option("--force", is_flag=True, help="Overwrite existing files in --out."),
+        click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of tables."),
+        click.option("--provider-mirror", type=click.Path(path_type=Path, file_okay=False), help="Terraform filesystem mirror (air-gapped providers)."),
+        click.option("--offline-aws", is_flag=True, default=None, help="Plan the aws provider offline (dummy credentials, skip flags)."),
+        click.option("--terraform", "terraform_bin", help="Terraform to use: a binary path, `tofu`, or `embedded` (default: terraform/tofu on PATH, else embedded)."),
+        click.option("--policy", "policies", multiple=True, type=click.Path(path_type=Path, exists=True), help="Rego policy FILE|DIR (repeatable)."),
+        click.option("--no-builtin-policies", is_flag=True, help="Use only --policy files, not the built-in intent pack."),
+        click.option("--all", "run_all", is_flag=True, help="Run every verifier stage instead of stopping at the first failure."),
+        click.option("--ready-timeout", type=float, default=None, help="Seconds to wait for the model server (default 10)."),
+        click.option("--resume", "resume_id", help="Continue an interrupted run by its id (see `tfagent runs`)."),
+    ]):
+        f = option(f)
+    return f
+
+
+def git_option_decorator(f):
+    """Git/PR flags come from agent/git.py (issue: CI bots)."""
+    from tfagent.agent.publish.git import git_options
+
+    return git_options(f)
+
+
+@main.command("run")
+@click.argument("prompt", required=False)
+@model_options
+@git_option_decorator
+def run_command(prompt: str | None, **params: Any) -> None:
+    """Write Terraform for PROMPT and verify it."""
+    from tfagent.agent.cli.runner import execute
+
+    sys.exit(execute(prompt, mode="terraform", lang=None, params=params))
+
+
+@main.command("code")
+@click.argument("prompt", required=False)
+@click.option("--lang", type=click.Choice(["python", "go", "rust", "c", "cpp", "javascript", "typescript"]), default="python", show_default=True)
+@click.option("--test-cmd", help="Command that runs your tests (inside the sandbox).")
+@click.option("--tests", "tests_path", type=click.Path(path_type=Path, exists=True), help="Your test file or folder (never editable by the model).")
+@model_options
+@git_option_decorator
+def code_command(prompt: str | None, lang: str, test_cmd: str | None, tests_path: Path | None, **params: Any) -> None:
+    """Write code for PROMPT, checked by real compilers and your tests."""
+    from tfagent.agent.cli.runner import execute
+
+    params.update(test_cmd=test_cmd, tests_path=tests_path)
+    sys.exit(execute(prompt, mode="code", lang=lang, params=params))
+
+
+@main.command("verify")
+@click.argument("directory", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.option("--verify", "verify_chain", default="hcl,fmt,validate", show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--all", "run_all", is_flag=True, help="Report every stage instead of stopping at the first failure.")
+@click.option("--policy", "policies", multiple=True, type=click.Path(path_type=Path, exists=True))
+@click.option("--no-builtin-policies", is_flag=True)
+@click.option("--provider-mirror", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--offline-aws", is_flag=True)
+@click.option("--terraform", "terraform_bin", help="A binary path, `tofu`, or `embedded`.")
+@click.option("--prompt", default="", help="The intent the files should meet (selects built-in policy rules).")
+@click.option("--mode", type=click.Choice(["terraform", "code"]), default="terraform")
+@click.option("--lang", default=None)
+def verify_command(directory: Path, **params: Any) -> None:
+    """Run the verifier chain on existing files (no model). Exit 0 only if every stage passes."""
+    from tfagent.agent.cli.runner import verify_directory
+
+    sys.exit(verify_directory(directory, params))
+
+
+@main.command("verifiers")
+def verifiers_command() -> None:
+    """List every verifier, where it comes from, and whether it can run here."""
+    from rich.table import Table
+
+    from tfagent.verifiers.registry import discover
+
+    table = Table(title="verifiers (entry-point group tfagent.verifiers)")
+    for col in ("name", "from", "can run here", "description"):
+        table.add_column(col)
+    for name, info in sorted(discover().items()):
+        if info.cls is None:
+            table.add_row(name, info.origin, f"[red]no[/]: {info.load_error}", "")
+            continue
+        ok, reason = info.cls().available()
+        table.add_row(name, info.origin, "[green]yes[/]" if ok else f"[yellow]no[/]: {reason}", info.cls.description)
+    Console().print(table)
+
+
+@main.command("endpoints")
+@click.option("--timeout", type=float, default=3.0, show_default=True, help="Seconds to wait for each server.")
+def endpoints_command(timeout: float) -> None:
+    """List configured endpoints and whether each answers."""
+    from rich.table import Table
+
+    from tfagent.agent.core.config import ConfigError, load_config
+    from tfagent.agent.model.client import ModelClient, ModelError, ServerUnreachable
+
+    try:
+        config = load_config()
+    except ConfigError as exc:
+        raise fail(str(exc), EXIT_USAGE)
+    table = Table(title="endpoints")
+    for col in ("name", "base_url", "model", "bpw", "answers"):
+        table.add_column(col)
+    for name, ep in sorted(config.endpoints.items()):
+        try:
+            with ModelClient(ep) as client:
+                client.wait_ready(timeout)
+            status = "[green]yes[/]"
+        except ServerUnreachable as exc:
+            status = f"[red]no[/]: {exc.reason}"
+        except ModelError as exc:
+            status = f"[red]no[/]: {exc}"
+        marker = " (default)" if name == config.default_endpoint else ""
+        table.add_row(name + marker, ep.base_url, ep.model, "-" if ep.bpw is None else f"{ep.bpw:g}", status)
+    if not config.endpoints:
+        Console().print("no endpoints configured (add [endpoints.NAME] to tfagent.toml or run `tfagent serve`)")
+        return
+    Console().print(table)
+
+
+@main.group("runs", invoke_without_command=True)
+@click.pass_context
+def runs_group(ctx: click.Context) -> None:
+    """List past runs (id, prompt, attempts, verdict)."""
+    if ctx.invoked_subcommand is None:
+        from rich.table import Table
+
+        from tfagent.agent.loop.runs import RunStore
+
+        store = RunStore()
+        table = Table(title=f"runs ({store.path})")
+        for col in ("id", "prompt", "attempts", "verdict"):
+            table.add_column(col)
+        for row in store.list():
+            table.add_row(row.run_id, row.prompt[:60], str(row.attempts), row.status)
+        Console().print(table)
+
+
+@runs_group.command("show")
+@click.argument("run_id")
+@click.option("--json", "as_json", is_flag=True)
+def runs_show(run_id: str, as_json: bool) -> None:
+    """Print one run's attempts and diagnostics."""
+    from tfagent.agent.cli.render import print_attempt
+    from tfagent.agent.loop.runs import RunStore
+    from tfagent.agent.core.types import Attempt
+
+    row = RunStore().get(run_id)
+    if row is None:
+        raise fail(f"no run {run_id!r} (see `tfagent runs`)", EXIT_USAGE)
+    if as_json:
+        click.echo(json.dumps({"run_id": row.run_id, "status": row.status, "request": row.request, "result": row.result}, indent=2))
+        return
+    console = Console()
+    console.print(f"run {row.run_id} · {row.status} · {row.prompt}", highlight=False)
+    if row.result is None:
+        console.print(f"not finished; continue it with: tfagent --resume {row.run_id}")
+        return
+    for a in row.result["attempts"]:
+        print_attempt(console, Attempt.from_dict(a), row.result["max_attempts"])
+
+
+if __name__ == "__main__":
+    main()

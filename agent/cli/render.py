@@ -1,0 +1,108 @@
+"""Terminal rendering: the live status line while a run works, and the summary after it."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from tfagent.agent.core.types import Attempt, RunResult
+
+
+class LiveStatus:
+    """`attempt n/N · generating · 312 tok · 18.4 tok/s · 17.0 s` — updated in place on a TTY,
+    printed as plain lines (one per phase change) elsewhere."""
+
+    def __init__(self, console: Console, enabled: bool = True):
+        self.console = console
+        self.enabled = enabled
+        self.live: Live | None = None
+        self.number, self.max, self.phase = 0, 0, "starting"
+        self.tokens, self.gen_elapsed = 0, 0.0
+        self.t0 = time.perf_counter()
+
+    def __enter__(self) -> "LiveStatus":
+        if self.enabled and self.console.is_terminal:
+            self.live = Live(self._line(), console=self.console, refresh_per_second=8, transient=True)
+            self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.live is not None:
+            self.live.__exit__(*exc)
+
+    def _line(self) -> Text:
+        rate = self.tokens / self.gen_elapsed if self.gen_elapsed > 0 else 0.0
+        elapsed = time.perf_counter() - self.t0
+        return Text(
+            f"attempt {self.number}/{self.max} · {self.phase} · {self.tokens} tok · {rate:.1f} tok/s · {elapsed:.1f} s",
+            style="cyan",
+        )
+
+    def __call__(self, kind: str, data: dict[str, Any]) -> None:
+        if kind == "attempt_start":
+            self.number, self.max, self.tokens, self.gen_elapsed = data["number"], data["max_attempts"], 0, 0.0
+        elif kind == "phase":
+            self.phase = data["phase"]
+            if self.live is None and self.enabled:
+                self.console.print(f"attempt {self.number}/{self.max}: {self.phase}…", highlight=False)
+        elif kind == "progress":
+            self.tokens, self.gen_elapsed = data["tokens"], data["elapsed"]
+        elif kind == "attempt_done":
+            print_attempt(self.console, data["attempt"], self.max)
+        elif kind == "skipped_verifier":
+            self.console.print(f"[yellow]skipping verifier {data['name']}: {data['reason']}[/]")
+        if self.live is not None:
+            self.live.update(self._line())
+
+
+def print_attempt(console: Console, attempt: Attempt, max_attempts: int) -> None:
+    verdict = "[green]verified[/]" if attempt.ok else "[red]failed[/]"
+    stages = " ".join(
+        f"{v.verifier}:{'ok' if v.ok else 'FAIL'}({v.seconds:.2f}s)" for v in attempt.verdicts
+    )
+    console.print(
+        f"attempt {attempt.number}/{max_attempts}: {verdict}  {stages}  "
+        f"[dim]{attempt.usage.completion_tokens} tok, model {attempt.model_seconds:.1f}s, verify {attempt.verify_seconds:.1f}s[/]",
+        highlight=False,
+    )
+    for v in attempt.verdicts:
+        if v.note:
+            console.print(f"  [dim]{v.verifier}: {v.note}[/]", highlight=False)
+    for d in attempt.diagnostics[:12]:
+        where = f"{d.file}:{d.line}" if d.file and d.line else (d.file or "")
+        console.print(f"  [red]{d.severity}[/] {where} {d.summary}", highlight=False, markup=True, soft_wrap=True)
+        if d.detail:
+            console.print(Text("    " + d.detail.strip().splitlines()[0][:200], style="dim"))
+    if len(attempt.diagnostics) > 12:
+        console.print(f"  … {len(attempt.diagnostics) - 12} more")
+
+
+def summary_table(result: RunResult) -> Table:
+    table = Table(title=f"run {result.run_id}", show_lines=False)
+    for col in ("attempt", "verdict", "errors", "prompt tok", "cached", "completion tok", "ttft s", "model s", "verify s"):
+        table.add_column(col, justify="right" if col not in ("verdict",) else "left")
+    for a in result.attempts:
+        errors = sum(1 for d in a.diagnostics if d.severity == "error")
+        table.add_row(
+            str(a.number), "verified" if a.ok else "failed", str(errors), str(a.usage.prompt_tokens),
+            "-" if a.usage.cached_tokens is None else str(a.usage.cached_tokens), str(a.usage.completion_tokens),
+            "-" if a.ttft is None else f"{a.ttft:.2f}", f"{a.model_seconds:.2f}", f"{a.verify_seconds:.2f}",
+        )
+    return table
+
+
+def print_result(console: Console, result: RunResult, written: list[str], out: str | None) -> None:
+    console.print(summary_table(result))
+    if result.ok:
+        console.print(f"[green]verified[/] after {len(result.attempts)} attempt(s) ({', '.join(result.chain)})")
+    else:
+        console.print(f"[red]not verified[/] after {len(result.attempts)} attempt(s) ({', '.join(result.chain)})")
+    if written:
+        console.print(f"wrote {len(written)} file(s) into {out}:")
+        for path in written:
+            console.print(f"  {path}", highlight=False)

@@ -1,0 +1,241 @@
+"""What the CLI commands do, as plain functions returning exit codes (the CLI only parses flags)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+from tfagent.verifiers.base import VerifyContext, VerifyOptions
+from tfagent.verifiers.registry import UnknownVerifier, VerifierUnavailable, build_chain, parse_chain
+
+from tfagent.agent.core.console import err_console, fail
+from tfagent.agent.core.exits import EXIT_FORGE, EXIT_OK, EXIT_UNREACHABLE, EXIT_UNVERIFIED, EXIT_USAGE
+from tfagent.agent.core.config import ConfigError, load_config, resolve_endpoint
+from tfagent.agent.loop.graph import run_agent
+from tfagent.agent.model.client import ModelError, ServerUnreachable
+from tfagent.agent.core.output import OutputError, write_files
+from tfagent.agent.cli.render import LiveStatus, print_result
+from tfagent.agent.loop.runs import RunStore, new_run_id
+from tfagent.agent.loop.state import RunRequest
+from tfagent.agent.core.types import Endpoint, RunResult
+
+DEFAULT_CHAIN = {"terraform": "hcl,fmt,validate"}
+
+
+def _default_chain(mode: str, lang: str | None, has_tests: bool) -> list[str]:
+    if mode == "code":
+        from tfagent.verifiers.code.code_lang import default_chain
+
+        return list(default_chain(lang or "python", has_tests))
+    return parse_chain(DEFAULT_CHAIN["terraform"])
+
+
+def _options(prompt: str, mode: str, lang: str | None, p: dict[str, Any], defaults: dict[str, Any]) -> VerifyOptions:
+    mirror = p.get("provider_mirror") or defaults.get("provider_mirror")
+    policies = [Path(x) for x in (p.get("policies") or ())] or [Path(x) for x in defaults.get("policy", [])]
+    offline = p.get("offline_aws")
+    extra: dict[str, Any] = {"terraform": p["terraform_bin"]} if p.get("terraform_bin") else {}
+    offline_aws = bool(defaults.get("offline_aws", False) if offline is None else offline)
+    if offline_aws:
+        # Offline, data sources that call the AWS API can only be planned as "read at apply time".
+        extra["defer_data_sources"] = True
+    return VerifyOptions(
+        prompt=prompt,
+        mode=mode,
+        provider_mirror=Path(mirror) if mirror else None,
+        offline_aws=offline_aws,
+        policies=policies,
+        lang=lang,
+        test_cmd=p.get("test_cmd"),
+        tests=Path(p["tests_path"]) if p.get("tests_path") else None,
+        extra=extra,
+        builtin_policies=not p.get("no_builtin_policies"),
+    )
+
+
+TERRAFORM_STAGES = {"fmt", "validate", "plan"}
+
+
+def check_inputs(chain: list[str], options: VerifyOptions) -> None:
+    """Fail before any model call on unusable inputs: a bad --policy, a bad mirror or --terraform."""
+    if options.policies:
+        from tfagent.verifiers.policy.rego import PolicyError, check_policies
+
+        try:
+            check_policies(options.policies)
+        except PolicyError as exc:
+            raise ConfigError(f"--policy: {exc}") from None
+    if not TERRAFORM_STAGES & set(chain):
+        return
+    from tfagent.verifiers.terraform.engine import TerraformEngine, TerraformUnavailable
+
+    try:
+        TerraformEngine.for_options(options)
+    except (TerraformUnavailable, ValueError) as exc:
+        raise ConfigError(f"terraform: {exc}") from None
+
+
+def _request_record(req: RunRequest, out: Path, params: dict[str, Any]) -> dict[str, Any]:
+    """What --resume needs, without secrets (the API key is re-read from the environment)."""
+    return {
+        "prompt": req.prompt, "mode": req.mode, "lang": req.lang, "chain": req.chain, "requested": sorted(req.requested),
+        "max_attempts": req.max_attempts, "endpoint": req.endpoint.public_dict(), "out": str(out),
+        "provider_mirror": str(req.options.provider_mirror or ""), "offline_aws": req.options.offline_aws,
+        "policies": [str(p) for p in req.options.policies], "test_cmd": req.options.test_cmd,
+        "tests_path": str(req.options.tests or ""), "fail_fast": req.fail_fast,
+    }
+
+
+def _build_request(prompt: str | None, mode: str, lang: str | None, p: dict[str, Any]) -> tuple[RunRequest, Path]:
+    config = load_config()
+    defaults = config.defaults
+    if p.get("resume_id"):
+        row = RunStore().get(p["resume_id"])
+        if row is None:
+            raise ConfigError(f"--resume: no run {p['resume_id']!r} (see `tfagent runs`)")
+        r = row.request
+        ep = r["endpoint"]
+        endpoint = resolve_endpoint(config, None, ep["base_url"], ep["model"], p.get("api_key"))
+        endpoint = Endpoint(ep["name"], endpoint.base_url, endpoint.model, endpoint.api_key, ep.get("api_key_env"), ep.get("bpw"), ep.get("params", {}))
+        merged = {**p, "provider_mirror": r["provider_mirror"] or None, "offline_aws": r["offline_aws"], "policies": r["policies"],
+                  "test_cmd": r["test_cmd"], "tests_path": r["tests_path"] or None}
+        req = RunRequest(prompt=r["prompt"], endpoint=endpoint, mode=r["mode"], chain=r["chain"], requested=set(r["requested"]),
+                         max_attempts=r["max_attempts"], options=_options(r["prompt"], r["mode"], r["lang"], merged, defaults),
+                         lang=r["lang"], run_id=row.run_id, fail_fast=r["fail_fast"])
+        return req, Path(p.get("out") or r["out"])
+    if not prompt or not prompt.strip():
+        raise ConfigError('missing PROMPT: tfagent "create a private storage account" [options]')
+    endpoint = resolve_endpoint(config, p.get("endpoint_name"), p.get("base_url"), p.get("model"), p.get("api_key"))
+    chain_text = p.get("verify_chain") or (defaults.get("verify") if mode == "terraform" else None)
+    chain = parse_chain(chain_text) if chain_text else _default_chain(mode, lang, bool(p.get("test_cmd") or p.get("tests_path")))
+    options = _options(prompt, mode, lang, p, defaults)
+    req = RunRequest(
+        prompt=prompt.strip(), endpoint=endpoint, mode=mode, chain=chain,
+        requested=set(parse_chain(p["verify_chain"])) if p.get("verify_chain") else set(),
+        max_attempts=p.get("max_attempts") or int(defaults.get("max_attempts", 3)), options=options, lang=lang,
+        run_id=new_run_id(), ready_timeout=p.get("ready_timeout") or float(defaults.get("ready_timeout", 10.0)),
+        fail_fast=not p.get("run_all"),
+    )
+    out = Path(p.get("out") or defaults.get("out") or ("infra" if mode == "terraform" else "src"))
+    check_inputs(req.chain, req.options)
+    return req, out
+
+
+def execute(prompt: str | None, mode: str, lang: str | None, params: dict[str, Any]) -> int:
+    console, errc = Console(), err_console()
+    try:
+        request, out = _build_request(prompt, mode, lang, params)
+        git = _git_preflight(params, out)
+    except (ConfigError, UnknownVerifier, VerifierUnavailable, OutputError) as exc:
+        raise fail(str(exc), EXIT_USAGE)
+    store = RunStore()
+    resume = bool(params.get("resume_id"))
+    if not resume:
+        store.start(request.run_id, request.prompt, _request_record(request, out, params))
+    as_json = params.get("as_json")
+    try:
+        with LiveStatus(errc, enabled=not as_json) as live:
+            result = run_agent(request, on_event=live, checkpointer=store.checkpointer, resume=resume)
+    except (UnknownVerifier, VerifierUnavailable) as exc:
+        raise fail(str(exc), EXIT_USAGE)
+    except ServerUnreachable as exc:
+        store.interrupted(request.run_id)
+        raise fail(str(exc), EXIT_UNREACHABLE)
+    except ModelError as exc:
+        store.interrupted(request.run_id)
+        raise fail(f"{exc} (continue later with: tfagent --resume {request.run_id})", EXIT_UNREACHABLE)
+    except KeyboardInterrupt:
+        store.interrupted(request.run_id)
+        raise fail(f"interrupted; continue with: tfagent --resume {request.run_id}", 130)
+    store.finish(request.run_id, result.to_dict())
+    return _deliver(result, out, params, git, console, errc)
+
+
+def _deliver(result: RunResult, out: Path, params: dict[str, Any], git, console: Console, errc: Console) -> int:
+    written: list[str] = []
+    code = EXIT_OK if result.ok else EXIT_UNVERIFIED
+    if git is not None:
+        return _publish(git, result, errc, code, params)
+    if result.ok:
+        try:
+            written = [str(p) for p in write_files(out, result.files, force=bool(params.get("force")))]
+        except OutputError as exc:
+            raise fail(str(exc), EXIT_USAGE)
+    if params.get("as_json"):
+        doc = {"ok": result.ok, "out": str(out) if written else None, **result.to_dict()}
+        click.echo(json.dumps(doc, indent=2))
+    else:
+        print_result(console, result, written, str(out))
+        if not result.ok and result.files:
+            errc.print(f"nothing written: the files did not verify (see `tfagent runs show {result.run_id}`)")
+    return code
+
+
+def _git_preflight(params: dict[str, Any], out: Path):
+    from tfagent.agent.publish.git import GitOptions, GitUsageError, preflight
+
+    options = GitOptions.from_params(params)
+    if not options.enabled:
+        return None
+    try:
+        return preflight(options, Path.cwd(), out.resolve())
+    except GitUsageError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _publish(session, result: RunResult, errc: Console, code: int, params: dict[str, Any]) -> int:
+    from tfagent.agent.publish.git import ForgeError, GitUsageError, publish
+
+    try:
+        outcome = publish(session, result, console=errc)
+    except ForgeError as exc:
+        raise fail(str(exc), EXIT_FORGE)
+    except GitUsageError as exc:
+        raise fail(str(exc), EXIT_USAGE)
+    if params.get("as_json"):
+        click.echo(json.dumps({"ok": result.ok, **result.to_dict(), "git": outcome.__dict__}, indent=2, default=str))
+    return code
+
+
+def verify_directory(directory: Path, p: dict[str, Any]) -> int:
+    """`tfagent verify DIR`: the chain on a copy of DIR (the user's files are never rewritten)."""
+    try:
+        names = parse_chain(p["verify_chain"])
+        chain = build_chain(names, requested=set(names))
+    except (UnknownVerifier, VerifierUnavailable) as exc:
+        raise fail(str(exc), EXIT_USAGE)
+    options = _options(p.get("prompt", ""), p.get("mode", "terraform"), p.get("lang"), p, {})
+    try:
+        check_inputs(names, options)
+    except ConfigError as exc:
+        raise fail(str(exc), EXIT_USAGE)
+    with tempfile.TemporaryDirectory(prefix="tfagent-verify-") as tmp:
+        work = Path(tmp) / "work"
+        shutil.copytree(directory, work, ignore=shutil.ignore_patterns(".terraform", ".git"))
+        options.artifacts_dir = Path(tmp) / "artifacts"
+        options.artifacts_dir.mkdir()
+        verdicts = chain.run(VerifyContext(workdir=work, options=options), fail_fast=not p.get("run_all"))
+        ok = all(v.ok for v in verdicts) and len(verdicts) == len(chain.verifiers)
+        if p.get("as_json"):
+            click.echo(json.dumps({"ok": ok, "directory": str(directory), "stages": [v.to_dict() for v in verdicts]}, indent=2))
+        else:
+            _print_verdicts(Console(), verdicts, ok)
+    return EXIT_OK if ok else EXIT_UNVERIFIED
+
+
+def _print_verdicts(console: Console, verdicts, ok: bool) -> None:
+    for v in verdicts:
+        state = "[green]ok[/]" if v.ok else "[red]FAIL[/]"
+        console.print(f"{v.verifier}: {state} ({v.seconds:.2f}s) {v.note}", highlight=False)
+        for d in v.diagnostics:
+            where = f"{d.file}:{d.line}" if d.file and d.line else (d.file or "")
+            console.print(f"  {d.severity} {where} {d.summary}", highlight=False)
+            if d.detail:
+                console.print(f"    {d.detail.strip().splitlines()[0][:200]}", highlight=False, style="dim")
+    console.print("[green]all stages passed[/]" if ok else "[red]verification failed[/]")

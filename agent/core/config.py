@@ -1,0 +1,204 @@
+"""Settings and named endpoints.
+
+Precedence, highest first: command-line flags > environment (TFAGENT_BASE_URL, TFAGENT_MODEL,
+TFAGENT_API_KEY, TFAGENT_ENDPOINT) > ./tfagent.toml > the user config file
+($XDG_CONFIG_HOME/tfagent/config.toml). Endpoints ("quants") from both files are merged by name, the
+working directory's winning.
+
+    default_endpoint = "q4"
+    [defaults]
+    max_attempts = 3
+    verify = "hcl,fmt,validate"
+    provider_mirror = "/opt/tf-plugins"
+    [endpoints.q4]
+    base_url = "http://gpu-box:8080/v1"
+    model = "glm"
+    bpw = 4.5
+    api_key_env = "GLM_API_KEY"      # the key itself never goes in the file
+    temperature = 0.2
+    seed = 7
+    max_tokens = 4096
+    chat_template_kwargs = { enable_thinking = false }
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from tfagent.agent.core.types import REQUEST_PARAMS, Endpoint
+
+LOCAL_CONFIG = "tfagent.toml"
+ENDPOINT_KEYS = {"base_url", "model", "bpw", "api_key_env", *REQUEST_PARAMS}
+DEFAULT_KEYS = {"max_attempts", "verify", "provider_mirror", "out", "offline_aws", "policy", "ready_timeout"}
+
+
+class ConfigError(ValueError):
+    """Bad or missing configuration; the message names the file and key (exit 2)."""
+
+
+def _xdg(var: str, fallback: str) -> Path:
+    value = os.environ.get(var)
+    return Path(value) if value else Path.home() / fallback
+
+
+def user_config_path() -> Path:
+    return _xdg("XDG_CONFIG_HOME", ".config") / "tfagent" / "config.toml"
+
+
+def state_dir() -> Path:
+    path = _xdg("XDG_STATE_HOME", ".local/state") / "tfagent"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def cache_dir() -> Path:
+    path = _xdg("XDG_CACHE_HOME", ".cache") / "tfagent"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@dataclass
+class Config:
+    endpoints: dict[str, Endpoint] = field(default_factory=dict)
+    default_endpoint: str | None = None
+    defaults: dict[str, Any] = field(default_factory=dict)
+    sources: list[Path] = field(default_factory=list)  # files that were read, lowest precedence first
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+
+
+def _endpoint_from(name: str, data: Any, path: Path) -> Endpoint:
+    where = f"{path}: [endpoints.{name}]"
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where} must be a table")
+    unknown = set(data) - ENDPOINT_KEYS
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))} (known: {', '.join(sorted(ENDPOINT_KEYS))})")
+    base_url = data.get("base_url")
+    if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
+        raise ConfigError(f"{where}: base_url must be an http(s) URL, got {base_url!r}")
+    bpw = data.get("bpw")
+    if bpw is not None and (isinstance(bpw, bool) or not isinstance(bpw, (int, float)) or bpw <= 0):
+        raise ConfigError(f"{where}: bpw must be a positive number (bits per weight), got {bpw!r}")
+    params = {k: data[k] for k in REQUEST_PARAMS if k in data}
+    if "chat_template_kwargs" in params and not isinstance(params["chat_template_kwargs"], dict):
+        raise ConfigError(f"{where}: chat_template_kwargs must be a table, e.g. {{ enable_thinking = false }}")
+    key_env = data.get("api_key_env")
+    return Endpoint(
+        name=name,
+        base_url=base_url.rstrip("/"),
+        model=str(data.get("model") or "default"),
+        api_key=os.environ.get(key_env) if key_env else None,
+        api_key_env=key_env,
+        bpw=float(bpw) if bpw is not None else None,
+        params=params,
+    )
+
+
+def _merge_file(config: Config, path: Path) -> None:
+    data = _read_toml(path)
+    config.sources.append(path)
+    unknown = set(data) - {"endpoints", "default_endpoint", "defaults"}
+    if unknown:
+        raise ConfigError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}")
+    for name, table in (data.get("endpoints") or {}).items():
+        config.endpoints[name] = _endpoint_from(name, table, path)
+    defaults = data.get("defaults") or {}
+    bad = set(defaults) - DEFAULT_KEYS
+    if bad:
+        raise ConfigError(f"{path}: [defaults]: unknown key(s) {', '.join(sorted(bad))} (known: {', '.join(sorted(DEFAULT_KEYS))})")
+    config.defaults.update(defaults)
+    if "default_endpoint" in data:
+        config.default_endpoint = str(data["default_endpoint"])
+
+
+def load_config(cwd: Path | None = None) -> Config:
+    config = Config()
+    for path in (user_config_path(), (cwd or Path.cwd()) / LOCAL_CONFIG):
+        if path.is_file():
+            _merge_file(config, path)
+    return config
+
+
+def resolve_endpoint(
+    config: Config,
+    name: str | None = None,
+    base_url: str | None = None,
+    model: str | None = None,
+    api_key: str | None = None,
+) -> Endpoint:
+    """The endpoint one run talks to: flags > environment > config files."""
+    name = name or os.environ.get("TFAGENT_ENDPOINT") or None
+    base: Endpoint | None = None
+    if name:
+        if name not in config.endpoints:
+            known = ", ".join(sorted(config.endpoints)) or "none configured"
+            raise ConfigError(f"unknown endpoint {name!r} (known: {known})")
+        base = config.endpoints[name]
+    elif config.default_endpoint and not (base_url or os.environ.get("TFAGENT_BASE_URL")):
+        if config.default_endpoint not in config.endpoints:
+            raise ConfigError(f"default_endpoint {config.default_endpoint!r} is not defined under [endpoints]")
+        base = config.endpoints[config.default_endpoint]
+    url = base_url or os.environ.get("TFAGENT_BASE_URL") or (base.base_url if base else None)
+    if not url:
+        raise ConfigError(
+            "no model server configured: pass --base-url URL or --endpoint NAME, set TFAGENT_BASE_URL, "
+            f"or add an endpoint to {LOCAL_CONFIG} / {user_config_path()}"
+        )
+    if not url.startswith(("http://", "https://")):
+        raise ConfigError(f"--base-url must be an http(s) URL, got {url!r}")
+    key = api_key or os.environ.get("TFAGENT_API_KEY") or (base.api_key if base else None)
+    return Endpoint(
+        name=base.name if base else "cli",
+        base_url=url.rstrip("/"),
+        model=model or os.environ.get("TFAGENT_MODEL") or (base.model if base else "default"),
+        api_key=key,
+        api_key_env=base.api_key_env if base else None,
+        bpw=base.bpw if base else None,
+        params=dict(base.params) if base else {},
+    )
+
+
+def _write_user_config(mutate) -> Path:
+    path = user_config_path()
+    data = _read_toml(path) if path.is_file() else {}
+    mutate(data)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".config-", suffix=".toml", dir=path.parent)
+    with os.fdopen(fd, "wb") as fh:
+        tomli_w.dump(data, fh)
+    os.replace(tmp, path)  # atomic: a crash never leaves a half-written config
+    return path
+
+
+def register_endpoint(name: str, fields: dict[str, Any]) -> Path:
+    """Add or replace ``[endpoints.NAME]`` in the user config (used by `tfagent serve`)."""
+    clean = {k: v for k, v in fields.items() if v is not None}
+    _endpoint_from(name, clean, user_config_path())  # validate before writing
+
+    def mutate(data: dict[str, Any]) -> None:
+        data.setdefault("endpoints", {})[name] = clean
+
+    return _write_user_config(mutate)
+
+
+def unregister_endpoint(name: str) -> Path:
+    def mutate(data: dict[str, Any]) -> None:
+        (data.get("endpoints") or {}).pop(name, None)
+
+    return _write_user_config(mutate)

@@ -1,0 +1,77 @@
+"""Writing the final files: atomically, only inside ``--out``, never overwriting without ``force``."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from tfagent.agent.core.paths import check_path
+
+
+class OutputError(Exception):
+    """The files cannot be written as asked (exists without --force, unsafe path, I/O error)."""
+
+
+def _target(out_dir: Path, rel: str) -> Path:
+    safe, why = check_path(rel)
+    if why or safe is None:
+        raise OutputError(f"refusing to write {rel!r}: it {why}")
+    target = (out_dir / safe).resolve()
+    if out_dir.resolve() not in target.parents:
+        raise OutputError(f"refusing to write {rel!r}: it resolves outside {out_dir}")
+    return target
+
+
+def write_files(out_dir: Path, files: dict[str, str], *, force: bool = False) -> list[Path]:
+    """Write ``files`` under ``out_dir``; all or nothing.
+
+    Every file is first written to a temporary file in the same folder, then all are renamed into
+    place; a conflict or an error before the renames leaves the folder as it was."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputError(f"--out {out_dir} exists and is not a folder")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    targets = {rel: _target(out_dir, rel) for rel in files}
+    existing = [str(t.relative_to(out_dir.resolve())) for t in targets.values() if t.exists()]
+    if existing and not force:
+        raise OutputError(
+            f"{out_dir}: would overwrite existing file(s) {', '.join(sorted(existing))}; use --force or another --out"
+        )
+    staged: list[tuple[str, Path]] = []
+    try:
+        for rel, target in targets.items():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if target.is_dir():
+                raise OutputError(f"{target} is a folder; cannot write a file there")
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tfagent-tmp", dir=target.parent)
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+                fh.write(files[rel])
+            staged.append((tmp, target))
+        for tmp, target in staged:
+            os.replace(tmp, target)
+    except OSError as exc:
+        raise OutputError(f"cannot write into {out_dir}: {exc}") from None
+    finally:
+        for tmp, _ in staged:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    return [targets[rel] for rel in files]
+
+
+def materialize(workdir: Path, files: dict[str, str]) -> None:
+    """Lay files into a scratch folder for verification (paths were already checked)."""
+    for rel, body in files.items():
+        target = _target(workdir, rel)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(body, encoding="utf-8")
+
+
+def read_back(workdir: Path, names: list[str]) -> dict[str, str]:
+    """The verified content of ``names`` (``fmt`` may have rewritten them)."""
+    out: dict[str, str] = {}
+    for rel in names:
+        path = workdir / rel
+        if path.is_file():
+            out[rel] = path.read_text(encoding="utf-8")
+    return out

@@ -1,0 +1,148 @@
+"""The graph's nodes: small functions over ``AgentState`` plus a ``Runtime`` of live objects."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from tfagent.prompts import render
+from tfagent.verifiers.base import VerifyContext, error
+from tfagent.verifiers.registry import Chain
+
+from tfagent.agent.loop import feedback as fb
+from tfagent.agent.model.client import ModelClient
+from tfagent.agent.core.output import materialize, read_back
+from tfagent.agent.loop.replies import MAX_FILES, MAX_TOTAL_BYTES, parse_reply
+from tfagent.agent.core.secrets import redact
+from tfagent.agent.loop.state import AgentState, RunRequest
+from tfagent.agent.core.types import Attempt, Completion
+
+EventSink = Callable[[str, dict[str, Any]], None]
+
+
+@dataclass
+class ReplyFormat:
+    default_name: str
+    accept_langs: tuple[str, ...]
+    join_unlabeled: bool
+    fence: str
+
+
+def reply_format(mode: str, lang: str | None) -> ReplyFormat:
+    if mode == "code":
+        from tfagent.verifiers.code.code_lang import language
+
+        spec = language(lang or "python")
+        return ReplyFormat(spec.default_file, tuple(spec.fence_tags) + ("",), False, spec.fence_tags[0])
+    return ReplyFormat("main.tf", ("hcl", "terraform", "tf", ""), True, "hcl")
+
+
+def first_messages(request: RunRequest) -> list[dict[str, str]]:
+    """System + first user turn. The system prompt is a fixed template — nothing in it changes
+    between attempts or runs, so the server's prefix cache keeps working."""
+    if request.mode == "code":
+        from tfagent.verifiers.code.code_lang import code_request_vars
+
+        system = render("code_system")
+        user = render("code_request", **code_request_vars(request.prompt, request.lang or "python", request.options))
+    else:
+        system = render("terraform_system")
+        user = render("terraform_request", prompt=request.prompt)
+    if request.given_files:
+        listing = "\n\n".join(f'```{Path(p).suffix.lstrip(".") or "text"} title="{p}"\n{body.rstrip()}\n```' for p, body in sorted(request.given_files.items()))
+        user = render("given_files", prompt=user.strip(), files=listing)
+    return [{"role": "system", "content": system.strip()}, {"role": "user", "content": redact(user.strip())}]
+
+
+@dataclass
+class Runtime:
+    request: RunRequest
+    client: ModelClient
+    chain: Chain
+    run_dir: Path
+    on_event: EventSink | None = None
+
+    def emit(self, kind: str, **data: Any) -> None:
+        if self.on_event is not None:
+            self.on_event(kind, data)
+
+    # -- nodes -------------------------------------------------------------------------------
+    def generate(self, state: AgentState) -> dict[str, Any]:
+        number = len(state.get("attempts", [])) + 1
+        self.emit("attempt_start", number=number, max_attempts=self.request.max_attempts)
+        self.emit("phase", phase="generating", number=number)
+        messages = list(state["messages"])
+        completion = self.client.complete(
+            messages, on_progress=lambda tokens, elapsed: self.emit("progress", tokens=tokens, elapsed=elapsed)
+        )
+        return {"pending": self._attempt_from(number, messages, completion).to_dict()}
+
+    def _attempt_from(self, number: int, messages: list[dict[str, str]], c: Completion) -> Attempt:
+        fmt = reply_format(self.request.mode, self.request.lang)
+        attempt = Attempt(
+            number=number, messages=messages, reply=c.text, reasoning=c.reasoning, finish_reason=c.finish_reason,
+            usage=c.usage, ttft=c.ttft, model_seconds=c.seconds, transport_retries=c.transport_retries,
+        )
+        parsed = parse_reply(c.text, c.reasoning, default_name=fmt.default_name, accept_langs=fmt.accept_langs, join_unlabeled=fmt.join_unlabeled)
+        attempt.reasoning = parsed.reasoning
+        if c.finish_reason == "length":
+            tokens = c.usage.completion_tokens
+            attempt.reply_diagnostics = [error(f"reply cut off after {tokens} tokens", source="reply", category="cutoff")]
+            attempt.feedback = fb.cutoff_feedback(tokens)
+        elif parsed.diagnostics:
+            attempt.reply_diagnostics = parsed.diagnostics
+            attempt.feedback = fb.rejected_files_feedback(parsed.diagnostics, MAX_FILES, MAX_TOTAL_BYTES)
+        elif not parsed.files:
+            attempt.reply_diagnostics = [error("the reply contained no file", source="reply", category="no_code")]
+            attempt.feedback = fb.no_files_feedback(fmt.fence, fmt.default_name)
+        else:
+            attempt.files = parsed.files
+        return attempt
+
+    def verify(self, state: AgentState) -> dict[str, Any]:
+        attempt = Attempt.from_dict(state["pending"])
+        self.emit("phase", phase="verifying", number=attempt.number)
+        files = {**self.request.given_files, **attempt.files}
+        artifacts_dir = self.run_dir / f"attempt-{attempt.number}"
+        artifacts_dir.mkdir(parents=True, exist_ok=True)
+        options = self.request.options
+        with tempfile.TemporaryDirectory(prefix="tfagent-verify-") as tmp:
+            workdir = Path(tmp) / "work"
+            workdir.mkdir()
+            materialize(workdir, files)
+            ctx = VerifyContext(workdir=workdir, options=_with_artifacts_dir(options, artifacts_dir))
+            attempt.verdicts = self.chain.run(ctx, fail_fast=self.request.fail_fast)
+            attempt.files = read_back(workdir, list(files))
+        attempt.verify_seconds = sum(v.seconds for v in attempt.verdicts)
+        attempt.ok = all(v.ok for v in attempt.verdicts)
+        if not attempt.ok:
+            failed = [v.verifier for v in attempt.verdicts if not v.ok]
+            diags = [d for v in attempt.verdicts for d in v.diagnostics]
+            attempt.feedback = redact(
+                fb.build_feedback(diags, attempt.files, stage=", ".join(failed), budget_tokens=self.request.feedback_budget_tokens)
+            )
+        return {"pending": attempt.to_dict()}
+
+    def record(self, state: AgentState) -> dict[str, Any]:
+        """Close the attempt: append it, and extend the conversation for the next one. The next
+        request is exactly the previous one + the model's reply + one feedback turn."""
+        attempt = Attempt.from_dict(state["pending"])
+        update: dict[str, Any] = {"attempts": [*state.get("attempts", []), attempt.to_dict()], "pending": None}
+        if attempt.ok:
+            update["verified"] = True
+        else:
+            update["messages"] = [
+                *state["messages"],
+                {"role": "assistant", "content": attempt.reply},
+                {"role": "user", "content": attempt.feedback},
+            ]
+        self.emit("attempt_done", attempt=attempt)
+        return update
+
+
+def _with_artifacts_dir(options, artifacts_dir: Path):
+    from dataclasses import replace
+
+    return replace(options, artifacts_dir=artifacts_dir)

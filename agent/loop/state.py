@@ -1,0 +1,57 @@
+"""The graph's typed state and the request that starts a run.
+
+State holds only plain JSON-able data (so the SQLite checkpointer can persist it and ``--resume``
+can continue an interrupted run); live objects (the model client, verifier instances) live in
+``nodes.Runtime`` and are rebuilt on resume.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypedDict
+
+from tfagent.verifiers.base import VerifyOptions
+
+from tfagent.agent.core.types import Attempt, Endpoint
+
+
+class AgentState(TypedDict, total=False):
+    messages: list[dict[str, str]]  # the conversation the next request sends, verbatim
+    attempts: list[dict[str, Any]]  # Attempt.to_dict() of every finished attempt
+    verified: bool
+    pending: dict[str, Any] | None  # the attempt between generate and record
+
+
+@dataclass
+class RunRequest:
+    prompt: str
+    endpoint: Endpoint
+    mode: str = "terraform"  # "terraform" | "code"
+    chain: list[str] = field(default_factory=lambda: ["hcl", "fmt", "validate"])
+    requested: set[str] = field(default_factory=set)  # verifiers the user named (cannot be skipped)
+    max_attempts: int = 3
+    options: VerifyOptions = field(default_factory=VerifyOptions)
+    given_files: dict[str, str] = field(default_factory=dict)  # files the model starts from
+    lang: str | None = None  # code mode
+    run_id: str | None = None
+    ready_timeout: float = 10.0
+    fail_fast: bool = True
+    feedback_budget_tokens: int = 1500
+    artifacts_root: Path | None = None  # where attempt artifacts (plan.json) go; default: state dir/runs
+
+
+def initial_state(messages: list[dict[str, str]], history: list[Attempt] | None) -> AgentState:
+    """The state a run starts from; with ``history`` (stored attempts) the conversation is rebuilt
+    exactly as it was sent, so a resumed run continues with a byte-identical prefix."""
+    if not history:
+        return {"messages": messages, "attempts": [], "verified": False}
+    last = history[-1]
+    convo = list(last.messages)
+    if not last.ok:
+        convo += [{"role": "assistant", "content": last.reply}, {"role": "user", "content": last.feedback}]
+    return {"messages": convo, "attempts": [a.to_dict() for a in history], "verified": last.ok}
+
+
+def is_done(state: AgentState, max_attempts: int) -> bool:
+    return bool(state.get("verified")) or len(state.get("attempts", [])) >= max_attempts

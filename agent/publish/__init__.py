@@ -1,0 +1,1 @@
+"""tfagent.agent.publish"""

@@ -1,0 +1,428 @@
+"""`--git`: put the generated files on a branch, commit, push, and open or update a pull request.
+
+The user's working tree is never touched: the branch is built in a temporary ``git worktree``
+(removed afterwards), so uncommitted work, the index and the checked-out branch stay exactly as they
+were — nothing is stashed, reset or checked out under the user's feet. Only when the user already
+has the target branch checked out are the files committed in place, and then only those paths.
+
+``preflight`` runs before the model is asked (a dirty tree, a missing token or a bad ``--out`` must
+not cost a generation); ``publish`` runs after, with the ``RunResult``.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+import unicodedata
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any, Iterator
+
+import click
+import git
+
+from tfagent.agent.publish import prbody
+from tfagent.agent.publish.forge import ForgeError, RemoteInfo, RemoteUrlError, check_credentials, choose_forge
+from tfagent.agent.publish.forge import make_forge, parse_remote_url
+from tfagent.agent.core.output import OutputError, write_files
+from tfagent.agent.core.secrets import redact
+from tfagent.agent.core.types import RunResult
+
+BRANCH_PREFIX = "tfagent/"
+MAX_SLUG = 48
+
+
+class GitUsageError(Exception):
+    """The repository or the flags do not allow publishing (CLI exit code 2)."""
+
+
+@dataclass
+class GitOptions:
+    enabled: bool = False
+    branch: str | None = None
+    base: str | None = None
+    remote: str = "origin"
+    push: bool = False
+    pr: bool = False
+    pr_on_failure: bool = False
+    allow_dirty: bool = False
+    forge: str | None = None
+    dry_run: bool = False
+    forge_timeout: float = 30.0  # seconds per forge API request (not a flag; tests shorten it)
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> "GitOptions":
+        """From click's params. A PR needs the branch pushed and a draft PR is a PR, so
+        ``--pr-on-failure`` implies ``--pr`` implies ``--push``; each of them implies ``--git``."""
+        pr_on_failure = bool(params.get("pr_on_failure"))
+        pr = bool(params.get("pr")) or pr_on_failure
+        push = bool(params.get("push")) or pr
+        dry_run = bool(params.get("git_dry_run"))
+        return cls(enabled=bool(params.get("git")) or push or dry_run, branch=params.get("branch") or None,
+                   base=params.get("base") or None, remote=params.get("remote") or "origin", push=push, pr=pr,
+                   pr_on_failure=pr_on_failure, allow_dirty=bool(params.get("allow_dirty")),
+                   forge=params.get("forge") or None, dry_run=dry_run)
+
+
+def git_options(func):
+    """Click decorator adding the --git flags to a command."""
+    options = [
+        click.option("--git", "git", is_flag=True, help="Commit the files on a new branch of the repository here."),
+        click.option("--branch", help="Branch to commit to (default tfagent/<slug-of-prompt>)."),
+        click.option("--base", help="Branch to start from and target the PR at (default: the remote's default branch, else the current one)."),
+        click.option("--remote", default="origin", show_default=True, help="Remote to push to."),
+        click.option("--push", is_flag=True, help="Push the branch (implies --git)."),
+        click.option("--pr", is_flag=True, help="Open or update a pull/merge request (implies --push)."),
+        click.option("--pr-on-failure", is_flag=True, help="When the code did not verify, still commit and open a DRAFT PR with the diagnostics."),
+        click.option("--allow-dirty", is_flag=True, help="Run even if the working tree has changes (they are left untouched either way)."),
+        click.option("--forge", type=click.Choice(["github", "gitlab"]), help="Forge API (default: guessed from the environment and remote URL)."),
+        click.option("--dry-run", "git_dry_run", is_flag=True, help="Print the branch, commit message and PR body; change nothing."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+@dataclass
+class GitSession:
+    opts: GitOptions
+    repo: git.Repo
+    root: Path
+    out_rel: PurePosixPath  # --out relative to the repository root
+    base: str | None  # the base branch's name (PR target)
+    start_ref: str  # what a new branch starts from: "<remote>/<base>", "<base>" or a commit
+    current_branch: str | None  # None when HEAD is detached
+    remote: RemoteInfo | None = None  # parsed remote URL (when a PR is wanted)
+    forge_kind: str | None = None
+
+
+@dataclass
+class PublishOutcome:
+    branch: str
+    commit_sha: str | None = None  # None: nothing was committed
+    pushed: bool = False
+    pr_url: str | None = None
+    pr_number: int | None = None
+    dry_run_text: str | None = None
+    committed: bool = False  # False when the files were already on the branch (or not committed)
+    message: str = ""  # one line for the console: what happened
+
+
+# ---------------------------------------------------------------- preflight
+
+
+def preflight(opts: GitOptions, cwd: Path, out: Path) -> GitSession:
+    """Check everything that can be checked before the model runs; raise GitUsageError if not ok."""
+    repo = open_repo(cwd)
+    root = Path(repo.working_tree_dir).resolve()
+    out_rel = out_relative_to(root, out)
+    if not opts.allow_dirty and repo.is_dirty(untracked_files=True):
+        changed = repo.git.status("--porcelain").splitlines()
+        shown = ", ".join(line[3:] for line in changed[:5]) + (" …" if len(changed) > 5 else "")
+        raise GitUsageError(f"the working tree of {root} has uncommitted changes ({shown}); commit them "
+                            "or pass --allow-dirty (tfagent never stashes or resets your work)")
+    if opts.branch:
+        check_branch_name(repo, opts.branch)
+    current = None if repo.head.is_detached else repo.active_branch.name
+    if opts.push and opts.remote not in [r.name for r in repo.remotes]:
+        raise GitUsageError(f"{root} has no remote named {opts.remote!r} (see `git remote -v`)")
+    base, start_ref = resolve_base(repo, opts, current)
+    session = GitSession(opts, repo, root, out_rel, base, start_ref, current)
+    if opts.pr:
+        check_pr_possible(session)
+    if not opts.dry_run:
+        check_identity(repo)
+    return session
+
+
+def open_repo(cwd: Path) -> git.Repo:
+    try:
+        repo = git.Repo(cwd, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        raise GitUsageError(f"--git: {cwd} is not inside a git repository") from None
+    if repo.bare or repo.working_tree_dir is None:
+        raise GitUsageError(f"--git: {repo.git_dir} is a bare repository; run tfagent in a clone")
+    return repo
+
+
+def out_relative_to(root: Path, out: Path) -> PurePosixPath:
+    """--out relative to the repository root (a relative --out is taken from the root)."""
+    target = (Path(out) if Path(out).is_absolute() else root / out).resolve()
+    if target != root and root not in target.parents:
+        raise GitUsageError(f"--out {out} is outside the repository {root}; with --git it must be inside it")
+    rel = PurePosixPath(target.relative_to(root).as_posix())
+    if ".git" in rel.parts:
+        raise GitUsageError(f"--out {out} is inside .git")
+    return rel
+
+
+def check_branch_name(repo: git.Repo, name: str) -> None:
+    if not git_succeeds(repo, "check-ref-format", "--branch", name):
+        raise GitUsageError(f"--branch {name!r} is not a valid git branch name")
+
+
+def resolve_base(repo: git.Repo, opts: GitOptions, current: str | None) -> tuple[str | None, str]:
+    """(base branch name, start ref). Prefer the remote's copy so the PR holds only our commit."""
+    base = opts.base or remote_default_branch(repo, opts.remote) or current
+    if base is None:
+        if opts.pr:
+            raise GitUsageError("HEAD is detached and the remote has no default branch: pass --base BRANCH")
+        return None, repo.head.commit.hexsha
+    for ref in (f"{opts.remote}/{base}", base):
+        if ref_exists(repo, ref):
+            return base, ref
+    origin = "--base" if opts.base else "base branch (pass --base to choose another)"
+    raise GitUsageError(f"{origin} {base!r}: no commit at {base} or {opts.remote}/{base} in this repository")
+
+
+def remote_default_branch(repo: git.Repo, remote: str) -> str | None:
+    try:
+        target = repo.git.symbolic_ref("--quiet", f"refs/remotes/{remote}/HEAD")
+    except git.GitCommandError:
+        return None  # the clone did not record the remote's HEAD
+    return target.removeprefix(f"refs/remotes/{remote}/") or None
+
+
+def ref_exists(repo: git.Repo, ref: str) -> bool:
+    return git_succeeds(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+
+
+def git_succeeds(repo: git.Repo, *args: str) -> bool:
+    """For git commands that answer yes/no by their exit status."""
+    try:
+        repo.git.execute(["git", *args])
+        return True
+    except git.GitCommandError:
+        return False
+
+
+def check_pr_possible(session: GitSession) -> None:
+    opts = session.opts  # the remote exists: --pr implies --push, checked before
+    url = session.repo.remotes[opts.remote].url  # as configured (insteadOf rewriting applies to push only)
+    try:
+        session.remote = parse_remote_url(url)
+        session.forge_kind = choose_forge(session.remote, opts.forge)
+    except (RemoteUrlError, ValueError) as exc:
+        raise GitUsageError(f"--pr: {exc}") from None
+    problem = None if opts.dry_run else check_credentials(session.forge_kind)
+    if problem:
+        raise GitUsageError(problem)
+
+
+def check_identity(repo: git.Repo) -> None:
+    """git's own rule for author/committer (config or GIT_AUTHOR_*/GIT_COMMITTER_*)."""
+    for var in ("GIT_AUTHOR_IDENT", "GIT_COMMITTER_IDENT"):
+        try:
+            repo.git.var(var)
+        except git.GitCommandError as exc:
+            raise GitUsageError(f"git cannot tell who commits ({one_line(exc)}); set user.name/user.email "
+                                "or GIT_AUTHOR_NAME/GIT_AUTHOR_EMAIL") from None
+
+
+# ---------------------------------------------------------------- publish
+
+
+def branch_name(opts: GitOptions, prompt: str) -> str:
+    if opts.branch:
+        return opts.branch
+    ascii_prompt = unicodedata.normalize("NFKD", prompt).encode("ascii", "ignore").decode()  # "für" → "fur"
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_prompt.lower()).strip("-")
+    if len(slug) > MAX_SLUG:
+        slug = slug[:MAX_SLUG].rsplit("-", 1)[0] or slug[:MAX_SLUG]
+    return BRANCH_PREFIX + (slug or "run")
+
+
+def publish(session: GitSession, result: RunResult, *, console=None) -> PublishOutcome:
+    """Commit ``result.files`` under --out on the branch; push; open/update the PR (see module doc)."""
+    opts = session.opts
+    branch = branch_name(opts, result.prompt)
+    commit_wanted = result.ok or opts.pr_on_failure
+    if opts.dry_run:
+        return dry_run(session, result, branch, commit_wanted, console)
+    if not commit_wanted:
+        return say(console, PublishOutcome(branch, message=f"not verified: nothing committed to {branch} "
+                                                           "(--pr-on-failure opens a draft PR instead)"))
+    if opts.push:
+        fetch_branch(session, branch)
+    files_changed = changes_against(session.repo, session.start_ref, session.out_rel, result.files)
+    with branch_checkout(session, branch) as workdir:
+        write_into(session, workdir, result.files)
+        sha, committed = commit(session, workdir, result, allow_empty=not result.ok)
+    outcome = PublishOutcome(branch, commit_sha=sha, committed=committed)
+    if opts.push:
+        push(session, branch)
+        outcome.pushed = True
+    if opts.pr:
+        open_pr(session, result, branch, files_changed, plan_summary(result), outcome)
+    outcome.message = prbody.outcome_line(branch, sha, committed, opts.remote if outcome.pushed else None,
+                                          outcome.pr_number, outcome.pr_url)
+    return say(console, outcome)
+
+
+def dry_run(session: GitSession, result: RunResult, branch: str, commit_wanted: bool, console) -> PublishOutcome:
+    start = existing_branch_ref(session, branch) or session.start_ref
+    files_changed = changes_against(session.repo, session.start_ref, session.out_rel, result.files)
+    pr_target = f"{session.forge_kind} {session.remote.path} {branch} → {session.base}" if session.opts.pr else None
+    text = prbody.dry_run_text(result, branch, start, commit_wanted, pr_target,
+                               prbody.render_pr_body(result, files_changed, plan=plan_summary(result)))
+    if console is not None:
+        console.print(text, markup=False, highlight=False, soft_wrap=True)
+    return PublishOutcome(branch, dry_run_text=text, message="dry run: nothing changed")
+
+
+def say(console, outcome: PublishOutcome) -> PublishOutcome:
+    if console is not None and outcome.message:
+        console.print(outcome.message, markup=False, highlight=False, soft_wrap=True)
+    return outcome
+
+
+def plan_summary(result: RunResult) -> prbody.PlanSummary | None:
+    path = prbody.plan_json_path(result)
+    return prbody.read_plan_summary(path) if path else None
+
+
+def run_git(repo_or_dir: git.Repo | Path, *args: str, what: str) -> str:
+    """A git command whose failure after the model ran is a publish failure (exit 4)."""
+    runner = repo_or_dir.git if isinstance(repo_or_dir, git.Repo) else git.Git(str(repo_or_dir))
+    try:
+        return runner.execute(["git", *args])
+    except git.GitCommandError as exc:
+        raise ForgeError(f"git {what} failed: {one_line(exc)}") from None
+
+
+def one_line(exc: git.GitCommandError) -> str:
+    """git's own reason, without credentials that remote URLs sometimes carry."""
+    lines = [ln.strip() for ln in str(exc.stderr or exc).splitlines() if ln.strip()]
+    lines = [ln.removeprefix("stderr: ").strip("' ") for ln in lines]
+    line = next((ln for ln in reversed(lines) if ln.startswith(("fatal", "error"))), lines[-1] if lines else "?")
+    return redact(re.sub(r"://[^/@\s]+@", "://", line))
+
+
+def push_rejection(exc: git.GitCommandError) -> str:
+    """`push --porcelain` prints "!<TAB>src:dst<TAB>[rejected] (non-fast-forward)" on stdout."""
+    for line in str(exc.stdout or "").splitlines():
+        line = line.strip().removeprefix("stdout: ").strip("'")
+        if line.startswith("!") and line.count("\t") >= 2:
+            return line.split("\t", 2)[2]
+    return one_line(exc)
+
+
+def fetch_branch(session: GitSession, branch: str) -> None:
+    """A re-run in a fresh CI clone must build on the branch already pushed, not beside it."""
+    try:
+        session.repo.git.fetch(session.opts.remote, f"+refs/heads/{branch}:refs/remotes/{session.opts.remote}/{branch}")
+    except git.GitCommandError as exc:
+        if "couldn't find remote ref" not in str(exc.stderr):
+            raise ForgeError(f"git fetch {session.opts.remote} {branch} failed: {one_line(exc)}") from None
+
+
+def existing_branch_ref(session: GitSession, branch: str) -> str | None:
+    for ref in (f"refs/heads/{branch}", f"refs/remotes/{session.opts.remote}/{branch}"):
+        if ref_exists(session.repo, ref):
+            return ref
+    return None
+
+
+@contextmanager
+def branch_checkout(session: GitSession, branch: str) -> Iterator[Path]:
+    """A working directory with ``branch`` checked out: the user's own tree if they are on it,
+    else a temporary worktree (created from the remote copy or the base when the branch is new)."""
+    repo = session.repo
+    if session.current_branch == branch:
+        yield session.root
+        return
+    remote_copy = f"refs/remotes/{session.opts.remote}/{branch}"
+    has_local, has_remote = ref_exists(repo, f"refs/heads/{branch}"), ref_exists(repo, remote_copy)
+    if has_local and has_remote and git_succeeds(repo, "merge-base", "--is-ancestor", f"refs/heads/{branch}", remote_copy):
+        run_git(repo, "branch", "-f", branch, remote_copy, what=f"fast-forward {branch}")
+    tmp = Path(tempfile.mkdtemp(prefix="tfagent-worktree-"))
+    workdir = tmp / "tree"
+    if has_local:
+        run_git(repo, "worktree", "add", "--quiet", str(workdir), branch, what=f"worktree for {branch}")
+    else:
+        start = remote_copy if has_remote else session.start_ref
+        run_git(repo, "worktree", "add", "--quiet", "--no-track", "-b", branch, str(workdir), start,
+                what=f"create branch {branch} from {start}")
+    try:
+        yield workdir
+    finally:
+        # Only our temporary checkout goes; the commit is already on the branch.
+        run_git(repo, "worktree", "remove", "--force", str(workdir), what="remove the temporary worktree")
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def changes_against(repo: git.Repo, start: str, out_rel: PurePosixPath, files: dict[str, str]) -> list[tuple[str, str]]:
+    """[(added|modified|unchanged, repo path)] of the files compared with commit ``start``."""
+    tree = repo.commit(start).tree
+    changes = []
+    for rel in sorted(files):
+        path = (out_rel / rel).as_posix()
+        try:
+            old = tree[path].data_stream.read().decode("utf-8", errors="replace")
+        except KeyError:
+            changes.append(("added", path))
+            continue
+        changes.append(("unchanged" if old == files[rel] else "modified", path))
+    return changes
+
+
+def write_into(session: GitSession, workdir: Path, files: dict[str, str]) -> None:
+    if workdir == session.root:
+        refuse_uncommitted(session, files)
+    try:
+        write_files(workdir / session.out_rel, files, force=True)  # the branch is ours to update
+    except OutputError as exc:
+        raise GitUsageError(f"--git: {exc}") from None
+
+
+def refuse_uncommitted(session: GitSession, files: dict[str, str]) -> None:
+    """Writing in the user's own tree: overwriting a file they changed (or never committed) loses work."""
+    paths = [(session.out_rel / rel).as_posix() for rel in sorted(files)]
+    if not paths:
+        return
+    pending = run_git(session.repo, "status", "--porcelain", "--", *paths, what="status").splitlines()
+    if pending:
+        raise GitUsageError(f"--git: {session.current_branch} is checked out and these files have uncommitted "
+                            f"changes that writing would overwrite: {', '.join(p[3:] for p in pending)}")
+
+
+def commit(session: GitSession, workdir: Path, result: RunResult, *, allow_empty: bool) -> tuple[str, bool]:
+    """Commit only our paths (the user's own staged changes stay staged). Returns (HEAD sha, committed)."""
+    paths = [(session.out_rel / rel).as_posix() for rel in sorted(result.files)]
+    if paths:
+        run_git(workdir, "add", "--", *paths, what="add")
+    staged = run_git(workdir, "diff", "--cached", "--name-only", "--", *paths, what="diff") if paths else ""
+    if not staged.strip() and not allow_empty:
+        return run_git(workdir, "rev-parse", "HEAD", what="rev-parse").strip(), False
+    message = prbody.commit_message(result)
+    args = ["commit", "--quiet", "--cleanup=whitespace", "-m", message]
+    if not staged.strip():
+        args.append("--allow-empty")  # a failing run with no files still gets its draft PR
+    run_git(workdir, *args, *(["--", *paths] if staged.strip() else []), what="commit")
+    return run_git(workdir, "rev-parse", "HEAD", what="rev-parse").strip(), True
+
+
+def push(session: GitSession, branch: str) -> None:
+    remote = session.opts.remote
+    try:
+        session.repo.git.push("--porcelain", remote, f"refs/heads/{branch}:refs/heads/{branch}")
+    except git.GitCommandError as exc:
+        raise ForgeError(f"git push {remote} {branch} failed: {push_rejection(exc)} (committed locally on {branch}; "
+                         "if someone else pushed to it, merge their work or choose another --branch)",
+                         branch=branch) from None
+
+
+def open_pr(session: GitSession, result: RunResult, branch: str, files_changed, plan, outcome: PublishOutcome) -> None:
+    title, body = prbody.pr_title(result), prbody.render_pr_body(result, files_changed, plan=plan)
+    try:
+        forge = make_forge(session.remote, session.forge_kind, timeout=session.opts.forge_timeout)
+        try:
+            pull = forge.open_or_update(head=branch, base=session.base, title=title, body=body, draft=not result.ok)
+        finally:
+            forge.close()
+    except ForgeError as exc:
+        raise ForgeError(f"{exc} — branch {branch} was pushed to {session.opts.remote} and left in place",
+                         branch=branch, pushed=True) from None
+    outcome.pr_url, outcome.pr_number = pull.url, pull.number

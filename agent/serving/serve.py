@@ -1,0 +1,428 @@
+"""`tfagent serve` and `tfagent quantize`: run a GGUF behind an OpenAI-compatible server on this machine.
+
+Backends, best first: llama.cpp's `llama-server` binary when it is on PATH (GPU offload, parallel slots,
+KV cache types, tensor split, --jinja), else llama-cpp-python's server (the `tfagent[local]` extra).
+The server runs in its own process group so stopping it (Ctrl-C, SIGTERM, `--stop NAME`) kills every
+process it started and leaves no orphan. Each running server has a record in `<state_dir>/servers/`
+and, while it runs, an endpoint in the user config so `tfagent --endpoint NAME` and `tfagent eval`
+find it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+import httpx
+
+from tfagent.agent.core import config
+from tfagent.agent.core.exits import EXIT_USAGE
+from tfagent.agent.serving.gguf_info import KV_TYPES, GGUFInfoError, estimate_memory, format_bytes, parse_size, read_gguf_info
+
+STOP_GRACE_SECONDS = 10.0
+
+
+class ServeError(click.ClickException):
+    """A serve/quantize failure the user can act on; exit code 2 (usage/config/bad input)."""
+
+    exit_code = EXIT_USAGE
+
+
+@dataclass
+class ServeOptions:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    ctx: int = 4096  # per parallel slot
+    threads: int | None = None
+    parallel: int = 1
+    gpu_layers: int | None = None
+    cache_type_k: str = "f16"
+    cache_type_v: str = "f16"
+    tensor_split: str | None = None
+    jinja: bool = False
+    extra_notes: list[str] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------- backend and command line
+
+def find_backend() -> str:
+    """'llama-server' or 'llama-cpp-python'; raises when neither is installed."""
+    if shutil.which("llama-server"):
+        return "llama-server"
+    if all(importlib.util.find_spec(m) for m in ("llama_cpp", "uvicorn", "fastapi", "sse_starlette")):
+        return "llama-cpp-python"
+    raise ServeError(
+        "no local model server found: put llama.cpp's `llama-server` on PATH, or install the local extra: "
+        "pip install 'tfagent[local]' (build it portable: see docs/local-serving.md)")
+
+
+def server_argv(backend: str, model: Path, alias: str, opts: ServeOptions) -> list[str]:
+    """The server's command line. Pure: tested without starting anything."""
+    if backend == "llama-server":
+        # llama-server splits -c over its slots; --ctx is per request, so ask for ctx × parallel.
+        argv = ["llama-server", "-m", str(model), "--alias", alias, "--host", opts.host, "--port", str(opts.port),
+                "-c", str(opts.ctx * opts.parallel), "-np", str(opts.parallel),
+                "-ctk", opts.cache_type_k, "-ctv", opts.cache_type_v]
+        argv += ["-t", str(opts.threads)] if opts.threads else []
+        argv += ["-ngl", str(opts.gpu_layers)] if opts.gpu_layers is not None else []
+        argv += ["-ts", opts.tensor_split] if opts.tensor_split else []
+        return argv + (["--jinja"] if opts.jinja else [])
+    import gguf
+
+    argv = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--model_alias", alias,
+            "--host", opts.host, "--port", str(opts.port), "--n_ctx", str(opts.ctx),
+            "--type_k", str(gguf.GGMLQuantizationType[opts.cache_type_k.upper()].value),
+            "--type_v", str(gguf.GGMLQuantizationType[opts.cache_type_v.upper()].value),
+            # Its default cuts a running stream short whenever another request arrives: queue instead.
+            "--interrupt_requests", "false"]
+    if opts.cache_type_v.lower() not in ("f16", "f32", "bf16"):
+        argv += ["--flash_attn", "true"]  # llama.cpp needs flash attention for a quantized V cache
+    argv += ["--n_threads", str(opts.threads)] if opts.threads else []
+    argv += ["--n_gpu_layers", str(opts.gpu_layers)] if opts.gpu_layers is not None else []
+    argv += ["--tensor_split", *opts.tensor_split.split(",")] if opts.tensor_split else []
+    return argv
+
+
+def backend_notes(backend: str, opts: ServeOptions) -> list[str]:
+    """What the chosen backend will not do as asked (said once, not silently dropped)."""
+    if backend == "llama-server":
+        return []
+    notes = []
+    if opts.parallel > 1:
+        notes.append(f"llama-cpp-python serves one request at a time; --parallel {opts.parallel} queues requests")
+    if opts.jinja:
+        notes.append("llama-cpp-python always applies the GGUF's own chat template; --jinja has no effect")
+    return notes
+
+
+def check_port_free(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # SO_REUSEADDR as the server will use it: a TIME_WAIT leftover is not "in use", a listener is.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise ServeError(f"port {port} on {host} is already in use ({exc.strerror}); pick another with --port") from None
+
+
+# ---------------------------------------------------------------- process records
+
+def servers_dir() -> Path:
+    path = config.state_dir() / "servers"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _start_time(pid: int) -> str | None:
+    """Kernel start time of pid (guards against a recycled pid), None when it is gone or a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()
+    return None if fields[0] == "Z" else fields[19]
+
+
+def read_record(name: str) -> dict | None:
+    path = servers_dir() / f"{name}.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def record_alive(record: dict) -> bool:
+    return _start_time(record["pid"]) == record["start_time"]
+
+
+def stop_group(pgid: int, pid: int, grace: float = STOP_GRACE_SECONDS) -> None:
+    """SIGTERM the whole process group, SIGKILL it if the leader outlives the grace period, then
+    SIGKILL whatever else is left in the group (a helper the leader started and did not stop)."""
+    _signal_group(pgid, signal.SIGTERM)
+    if not _wait_gone(pid, grace):
+        _signal_group(pgid, signal.SIGKILL)
+        _wait_gone(pid, grace)
+    _signal_group(pgid, signal.SIGKILL)
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        return  # the group is already empty: nothing left to signal
+
+
+def _wait_gone(pid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        _reap(pid)
+        if _start_time(pid) is None:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return  # not our child (detached earlier): init reaps it
+
+
+def stop_server(name: str) -> dict:
+    record = read_record(name)
+    if record is None:
+        known = ", ".join(sorted(p.stem for p in servers_dir().glob("*.json"))) or "none"
+        raise ServeError(f"no server named {name!r} is running (known: {known})")
+    if record_alive(record):
+        stop_group(record["pgid"], record["pid"])
+    forget(name)
+    return record
+
+
+def forget(name: str) -> None:
+    (servers_dir() / f"{name}.json").unlink(missing_ok=True)
+    config.unregister_endpoint(name)
+
+
+# ---------------------------------------------------------------- launching
+
+@dataclass
+class Running:
+    name: str
+    proc: subprocess.Popen
+    base_url: str
+    alias: str
+    bpw: float
+
+
+def launch(model: Path, name: str, alias: str, opts: ServeOptions, *, ready_timeout: float, echo=click.echo) -> Running:
+    """Start one server, wait until it answers, record and register it."""
+    info = _gguf_info(model)
+    existing = read_record(name)
+    if existing and record_alive(existing):
+        raise ServeError(f"a server named {name!r} already runs at {existing['base_url']}; "
+                         f"stop it with `tfagent serve --stop {name}`")
+    check_port_free(opts.host, opts.port)
+    backend = find_backend()
+    for note in backend_notes(backend, opts):
+        echo(f"note: {note}", err=True)
+    log_path = servers_dir() / f"{name}.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(server_argv(backend, model, alias, opts), stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)  # own group: one kill stops all
+    base_url = f"http://{opts.host}:{opts.port}/v1"
+    record = {"name": name, "pid": proc.pid, "pgid": proc.pid, "start_time": _start_time(proc.pid),
+              "base_url": base_url, "model": alias, "gguf": str(model), "backend": backend, "log": str(log_path)}
+    (servers_dir() / f"{name}.json").write_text(json.dumps(record, indent=2))
+    try:
+        wait_until_ready(proc, base_url, ready_timeout, log_path)
+        # A reply may use at most a quarter of the context, so a retry (prompt + that reply + the
+        # feedback) still fits: an unbounded reply to a looping small model fills the window, and
+        # the next attempt could not even be sent.
+        config.register_endpoint(name, {"base_url": base_url, "model": alias, "bpw": round(info.bpw, 3),
+                                        "max_tokens": max(256, opts.ctx // 4)})
+    except BaseException:
+        stop_group(proc.pid, proc.pid)
+        forget(name)
+        raise
+    return Running(name, proc, base_url, alias, info.bpw)
+
+
+def wait_until_ready(proc: subprocess.Popen, base_url: str, timeout: float, log_path: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise click.ClickException(f"the model server exited with code {proc.returncode} before it was ready; "
+                                       f"last lines of {log_path}:\n{_tail(log_path)}")
+        try:
+            if httpx.get(f"{base_url}/models", timeout=2.0).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass  # not listening yet: keep polling until the deadline
+        time.sleep(0.2)
+    raise click.ClickException(f"the model server at {base_url} was not ready after {timeout:.0f} s; see {log_path}")
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def _gguf_info(model: Path):
+    try:
+        return read_gguf_info(model)
+    except GGUFInfoError as exc:
+        raise ServeError(str(exc)) from None
+
+
+def _interrupt_on_sigterm(signum, frame):
+    raise KeyboardInterrupt  # SIGTERM takes the same clean-up path as Ctrl-C
+
+
+def wait_for_first_exit(servers: list[Running], echo=click.echo) -> int:
+    """Block until a server dies (1) — Ctrl-C / SIGTERM arrive as KeyboardInterrupt to the caller."""
+    while True:
+        for s in servers:
+            if s.proc.poll() is not None:
+                echo(f"server {s.name} exited with code {s.proc.returncode}; see {servers_dir() / s.name}.log", err=True)
+                return 1
+        time.sleep(0.5)
+
+
+def run_servers(models: list[Path], opts: ServeOptions, alias: str | None, name: str | None, *, detach: bool,
+                ready_timeout: float) -> int:
+    """Start every model (a ladder is all or nothing), then hold them in the foreground or detach.
+
+    The SIGTERM handler is installed before the first start so an interrupt at any moment — while
+    loading, or while serving — stops every process already started and leaves no record behind."""
+    running: list[Running] = []
+    keep_running = False
+    previous = signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
+    try:
+        for i, path in enumerate(models):
+            the_alias = alias or path.stem
+            one = ServeOptions(**{**opts.__dict__, "port": opts.port + i})
+            running.append(launch(path.resolve(), name or the_alias, the_alias, one, ready_timeout=ready_timeout))
+            click.echo(f"{running[-1].name}: {running[-1].base_url}  (model {the_alias}, {running[-1].bpw:.2f} bpw)")
+        if detach:
+            keep_running = True
+            click.echo(f"detached; stop with: tfagent serve --stop {running[0].name if len(running) == 1 else 'all'}")
+            return 0
+        click.echo("serving; Ctrl-C to stop", err=True)
+        return wait_for_first_exit(running)
+    except KeyboardInterrupt:
+        click.echo("stopping", err=True)
+        return 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if not keep_running:
+            for r in running:
+                stop_group(r.proc.pid, r.proc.pid)
+                forget(r.name)
+
+
+# ---------------------------------------------------------------- the commands
+
+def _print_estimate(model: Path, opts: ServeOptions, budget: str | None, echo=click.echo) -> bool:
+    info = _gguf_info(model)
+    try:
+        est = estimate_memory(info, opts.ctx, opts.parallel, opts.cache_type_k, opts.cache_type_v)
+        budget_bytes = parse_size(budget) if budget else None
+    except GGUFInfoError as exc:
+        raise ServeError(str(exc)) from None
+    echo(f"{model.name}: {info.architecture}, {info.param_count:,} parameters, {info.bpw:.2f} bits/weight")
+    echo(f"  layers {info.n_layer}, KV heads {info.n_head_kv}, head dim {info.head_dim_k}/{info.head_dim_v}")
+    echo(f"  weights   {format_bytes(est.weights_bytes)}")
+    echo(f"  KV cache  {format_bytes(est.kv_bytes)}  (ctx {est.ctx} × {est.parallel} slot(s), "
+         f"K {est.cache_type_k}, V {est.cache_type_v})")
+    echo(f"  total     {format_bytes(est.total_bytes)}  (compute buffers not included)")
+    if budget_bytes is None:
+        return True
+    fits = est.fits(budget_bytes)
+    echo(f"  {'fits' if fits else 'does NOT fit'} in {budget} ({format_bytes(budget_bytes)})")
+    return fits
+
+
+@click.command("serve")
+@click.argument("model", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--port", default=8080, show_default=True, help="Port (a ladder uses consecutive ports from here).")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--ctx", default=4096, show_default=True, help="Context tokens per request (per parallel slot).")
+@click.option("--threads", type=int, default=None, help="CPU threads (backend default when omitted).")
+@click.option("--alias", default=None, help="Model name the server announces (default: file stem).")
+@click.option("--name", default=None, help="Endpoint name to register (default: the alias).")
+@click.option("--parallel", default=1, show_default=True, help="Parallel request slots (llama-server).")
+@click.option("--gpu-layers", type=int, default=None, help="Layers to offload to the GPU.")
+@click.option("--cache-type-k", type=click.Choice(KV_TYPES), default="f16", show_default=True)
+@click.option("--cache-type-v", type=click.Choice(KV_TYPES), default="f16", show_default=True)
+@click.option("--tensor-split", default=None, help="GPU split proportions, e.g. 3,1.")
+@click.option("--jinja", is_flag=True, help="Use the GGUF's Jinja chat template (llama-server).")
+@click.option("--detach", is_flag=True, help="Return once ready; stop later with --stop NAME.")
+@click.option("--stop", "stop_name", default=None, metavar="NAME", help="Stop a server started with --detach.")
+@click.option("--ladder", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
+              help="Serve every *.gguf in DIR on consecutive ports.")
+@click.option("--dry-run", is_flag=True, help="Print the memory estimate and exit (1 when over --memory).")
+@click.option("--memory", default=None, help="Memory budget for --dry-run, e.g. 24GiB.")
+@click.option("--ready-timeout", default=300.0, show_default=True, help="Seconds to wait for the server.")
+def serve_command(model, port, host, ctx, threads, alias, name, parallel, gpu_layers, cache_type_k, cache_type_v,
+                  tensor_split, jinja, detach, stop_name, ladder, dry_run, memory, ready_timeout):
+    """Serve MODEL.gguf (or a --ladder of them) on 127.0.0.1 and register it as an endpoint."""
+    if stop_name:
+        names = sorted(p.stem for p in servers_dir().glob("*.json")) if stop_name == "all" else [stop_name]
+        for n in names:
+            click.echo(f"stopped {n} ({stop_server(n)['base_url']})")
+        return
+    models = sorted(ladder.glob("*.gguf")) if ladder else [model] if model else []
+    if not models:
+        raise ServeError("give a MODEL.gguf, --ladder DIR (holding *.gguf) or --stop NAME")
+    if ladder and (alias or name):
+        raise ServeError("--alias/--name name a single server; a ladder names each endpoint after its file")
+    if parallel < 1 or ctx < 1:
+        raise ServeError(f"--parallel ({parallel}) and --ctx ({ctx}) must be positive")
+    opts = ServeOptions(host=host, port=port, ctx=ctx, threads=threads, parallel=parallel, gpu_layers=gpu_layers,
+                        cache_type_k=cache_type_k, cache_type_v=cache_type_v, tensor_split=tensor_split, jinja=jinja)
+    if dry_run:
+        fits = all([_print_estimate(m, opts, memory) for m in models])
+        sys.exit(0 if fits else 1)
+    sys.exit(run_servers(models, opts, alias, name, detach=detach, ready_timeout=ready_timeout))
+
+
+# ---------------------------------------------------------------- quantize
+
+def quantize_one(src: Path, dest: Path, qtype: str, threads: int) -> None:
+    """One GGUF → one quant, with llama-quantize when on PATH, else llama-cpp-python's C API."""
+    binary = shutil.which("llama-quantize")
+    if binary:
+        proc = subprocess.run([binary, "--allow-requantize", str(src), str(dest), qtype, str(threads)],
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise click.ClickException(f"llama-quantize {qtype} failed: {proc.stderr.strip()[-800:]}")
+        return
+    if importlib.util.find_spec("llama_cpp") is None:
+        raise ServeError("quantizing needs llama.cpp's `llama-quantize` on PATH or the local extra: "
+                         "pip install 'tfagent[local]'")
+    import ctypes
+
+    import llama_cpp
+
+    ftype = getattr(llama_cpp, f"LLAMA_FTYPE_MOSTLY_{qtype}", None)
+    if ftype is None:
+        known = sorted(n.removeprefix("LLAMA_FTYPE_MOSTLY_") for n in dir(llama_cpp) if n.startswith("LLAMA_FTYPE_MOSTLY_"))
+        raise ServeError(f"unknown quantization type {qtype!r}; known: {', '.join(known)}")
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = ftype
+    params.nthread = threads
+    params.allow_requantize = True  # the demo models are already quantized; F16 input is better
+    if llama_cpp.llama_model_quantize(str(src).encode(), str(dest).encode(), ctypes.byref(params)) != 0:
+        raise click.ClickException(f"llama_model_quantize failed for {qtype} ({src} → {dest})")
+
+
+@click.command("quantize")
+@click.argument("model", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--types", "types_", required=True, help="Comma-separated, e.g. Q8_0,Q4_K_M,Q3_K_M,Q2_K.")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--threads", default=os.cpu_count() or 1, show_default=True)
+def quantize_command(model: Path, types_: str, out_dir: Path, threads: int):
+    """Write one GGUF per quantization type into --out and report each one's size and bits per weight."""
+    qtypes = [t.strip().upper() for t in types_.split(",") if t.strip()]
+    if not qtypes:
+        raise ServeError("--types is empty; e.g. --types Q8_0,Q4_K_M")
+    source = _gguf_info(model)
+    if source.bpw < 15:
+        click.echo(f"note: {model.name} is already quantized ({source.bpw:.2f} bpw); quants made from it are worse "
+                   "than quants made from an F16/BF16 GGUF", err=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    click.echo(f"{'type':<8} {'size':>12} {'bpw':>6} {'seconds':>8}")
+    for qtype in qtypes:
+        dest = out_dir / f"{model.stem}-{qtype}.gguf"
+        started = time.monotonic()
+        quantize_one(model, dest, qtype, threads)
+        info = _gguf_info(dest)
+        click.echo(f"{qtype:<8} {format_bytes(info.file_size):>12} {info.bpw:>6.2f} {time.monotonic() - started:>8.1f}")

@@ -1,0 +1,429 @@
+"""Running generated code (and compilers, which run generated build scripts and macros) contained.
+
+One call, ``run_sandboxed``: a working COPY of the files, a temporary HOME and /tmp, an environment
+scrubbed of secrets, rlimits, its own process group killed on timeout, output capped, and no network
+where the kernel allows it.
+
+Isolation levels, best first (``isolation_level()`` says which one this machine gets):
+- ``bwrap``: bubblewrap — read-only root, private /tmp, the real HOME hidden, new net and pid
+  namespaces (the whole pid namespace dies with its first process). When we run as root the child
+  also drops to a throwaway uid (``setpriv``) because the kernel ignores RLIMIT_NPROC for root: that
+  is what contains a fork bomb.
+- ``unshare``: new net and pid namespaces only (the file system is not protected beyond rlimits).
+- ``none``: rlimits + timeout only; a warning says once that the network cannot be isolated.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import functools
+import itertools
+import os
+import pwd
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+from tfagent.verifiers.base import Diagnostic, error, warning
+
+TRUNCATED_MARK = "\n[output truncated]\n"
+
+# Environment variable names that may hold secrets; matched case-insensitively against the name.
+SECRET_NAME_PATTERNS = (
+    "*KEY*", "*TOKEN*", "*SECRET*", "*PASSWORD*", "*PASSWD*", "*CREDENTIAL*", "*AUTH*", "*COOKIE*",
+    "*SESSION*", "AWS_*", "AZURE_*", "ARM_*", "GOOGLE_*", "GCP_*", "GITHUB_*", "GITLAB_*", "OPENAI_*",
+    "TFAGENT_*",
+)
+# Point at the real user's directories; replaced by the sandbox's own HOME.
+USER_DIR_VARS = ("HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "TMPDIR")
+
+# Throwaway uids for sandboxed children when we are root: one per run so concurrent sandboxes do not
+# share (and exhaust) one RLIMIT_NPROC budget.
+_UID_BASE, _UID_SPAN = 160_000, 60_000
+_uid_counter = itertools.count()
+_uid_lock = threading.Lock()
+
+_isolation_cache: str | None = None
+_warned: set[str] = set()  # which isolation gaps were already announced (once per process)
+
+# Messages that show a resource limit was hit even though the process exited "normally".
+FORK_FAILED = "Resource temporarily unavailable"
+LIMIT_MARKERS = {FORK_FAILED: "process limit reached (fork failed)", "MemoryError": "memory limit reached",
+                 "Cannot allocate memory": "memory limit reached", "std::bad_alloc": "memory limit reached",
+                 "out of memory": "memory limit reached", "File too large": "file size limit reached"}
+
+
+class SandboxError(RuntimeError):
+    """The sandbox itself could not be set up (bad workdir, missing command)."""
+
+
+@dataclass
+class SandboxResult:
+    rc: int | None  # the command's exit code; negative = killed by that signal; None = never started
+    stdout: str
+    stderr: str
+    timed_out: bool
+    killed_reason: str | None  # "timeout after 5s", "cpu time limit (SIGXCPU)", "memory limit reached", …
+    seconds: float
+    network_isolated: bool
+    isolation: str = "none"  # bwrap | unshare | none
+    truncated: bool = False
+    collected: dict[str, bytes] = field(default_factory=dict)  # files read back from the working copy
+
+    @property
+    def ok(self) -> bool:
+        return self.rc == 0 and not self.timed_out and self.killed_reason is None
+
+
+# ---------------------------------------------------------------- what this machine can do
+
+
+def _probe(cmd: list[str]) -> bool:
+    try:
+        done = subprocess.run(cmd, capture_output=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
+
+
+LEVELS = ("bwrap", "unshare", "none")
+LEVEL_ENV = "TFAGENT_SANDBOX"  # force a weaker level, e.g. where bubblewrap misbehaves
+
+
+def isolation_level() -> str:
+    """``bwrap``, ``unshare`` or ``none`` — probed once by really running each (a kernel or LSM may
+    forbid namespaces even when the binary exists). ``$TFAGENT_SANDBOX`` may ask for a weaker one."""
+    global _isolation_cache
+    forced = os.environ.get(LEVEL_ENV, "").strip().lower()
+    if forced and forced not in LEVELS:
+        raise SandboxError(f"${LEVEL_ENV}={forced!r} is not one of {', '.join(LEVELS)}")
+    if _isolation_cache is None:
+        bwrap, unshare = shutil.which("bwrap"), shutil.which("unshare")
+        bwrap_probe = [bwrap, "--ro-bind", "/", "/", "--unshare-net", "--unshare-pid", "--dev", "/dev", "--proc",
+                       "/proc", "--die-with-parent", "true"]
+        if bwrap and (os.geteuid() != 0 or shutil.which("setpriv")) and _probe(bwrap_probe):
+            _isolation_cache = "bwrap"
+        elif unshare and _probe([unshare, "-rn", "--pid", "--fork", "--kill-child", "true"]):
+            _isolation_cache = "unshare"
+        else:
+            _isolation_cache = "none"
+    if forced and LEVELS.index(forced) < LEVELS.index(_isolation_cache):
+        raise SandboxError(f"${LEVEL_ENV}={forced} asks for more isolation than this machine has ({_isolation_cache})")
+    return forced or _isolation_cache
+
+
+GAPS = {
+    "network": "neither bubblewrap (bwrap) nor unshare works here: generated code runs with rlimits and a "
+               "timeout only, WITHOUT network isolation. Install the Debian package 'bubblewrap'.",
+    "root": "running as root without bubblewrap: the kernel ignores RLIMIT_NPROC for root, so a fork bomb "
+            "is stopped only by the timeout. Install the Debian package 'bubblewrap'.",
+}
+
+
+def _warn_once_about_gaps(level: str) -> None:
+    gaps = (["network"] if level == "none" else []) + (["root"] if level != "bwrap" and os.geteuid() == 0 else [])
+    for gap in gaps:
+        if gap not in _warned:
+            _warned.add(gap)
+            warnings.warn(GAPS[gap], RuntimeWarning, stacklevel=3)
+
+
+# ---------------------------------------------------------------- environment and directories
+
+
+def is_secret_name(name: str) -> bool:
+    upper = name.upper()
+    return any(fnmatch.fnmatchcase(upper, pattern) for pattern in SECRET_NAME_PATTERNS)
+
+
+def scrubbed_env(home: Path, tmp: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The parent's environment minus secrets and user directories, plus the sandbox's own HOME."""
+    env = {k: v for k, v in os.environ.items() if not is_secret_name(k) and k not in USER_DIR_VARS}
+    env.update(HOME=str(home), TMPDIR=str(tmp), XDG_CACHE_HOME=str(home / ".cache"),
+               XDG_CONFIG_HOME=str(home / ".config"), PYTHONDONTWRITEBYTECODE="1")
+    env.update(extra or {})
+    return env
+
+
+def _sandbox_uid() -> int:
+    with _uid_lock:
+        return _UID_BASE + (os.getpid() * 131 + next(_uid_counter)) % _UID_SPAN
+
+
+def _chown_tree(root: Path, uid: int) -> None:
+    os.chown(root, uid, uid)
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            os.chown(os.path.join(dirpath, name), uid, uid, follow_symlinks=False)
+
+
+def _tasks_of_uid(uid: int) -> int:
+    """How many tasks this uid already runs (RLIMIT_NPROC counts all of them, threads included)."""
+    total = 0
+    for entry in os.scandir("/proc"):
+        try:
+            if entry.name.isdigit() and entry.stat().st_uid == uid:
+                total += len(os.listdir(os.path.join(entry.path, "task")))
+        except OSError:  # the process ended while we looked
+            continue
+    return total
+
+
+def _real_homes() -> list[Path]:
+    """The user's home folders (passwd's and $HOME's, when they differ), never "/"."""
+    homes = {Path(pwd.getpwuid(os.getuid()).pw_dir).resolve(), Path(os.environ.get("HOME", "/")).resolve()}
+    return sorted(h for h in homes if h != Path("/") and h.is_dir())
+
+
+REAL_TMP = Path("/tmp").resolve()  # what the private /tmp below hides
+
+
+def _toolchain_binds(cmd: Sequence[str], env: dict[str, str], extra_ro_paths: Sequence[Path]) -> list[Path]:
+    """Paths under the hidden folders (real HOMEs, the real /tmp) the command needs: its binary,
+    this Python and its import path (a virtualenv or checkout may live in /tmp, as in CI), extras."""
+    needed = [Path(p) for p in extra_ro_paths]
+    exe = shutil.which(cmd[0], path=env.get("PATH"))
+    if exe:
+        needed += [Path(exe), Path(exe).resolve()]
+    needed += [Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).resolve()]
+    needed += [Path(p) for p in sys.path if p and Path(p).is_absolute() and Path(p).exists()]
+    binds: list[Path] = []
+    for resolved, home in ((p.resolve(), h) for p in needed for h in [*_real_homes(), REAL_TMP]):
+        if resolved.is_relative_to(home) and resolved != home:
+            top = home / resolved.relative_to(home).parts[0]
+            if top.exists() and top not in binds:
+                binds.append(top)
+    return binds
+
+
+# ---------------------------------------------------------------- building the command line
+
+
+@dataclass
+class _Layout:
+    root: Path  # everything of this run: work (the working copy), home and tmp
+    work: Path
+    home: Path
+    tmp: Path
+
+
+def _make_layout(workdir: Path) -> _Layout:
+    if not workdir.is_dir():
+        raise SandboxError(f"sandbox workdir {workdir} is not a directory")
+    root = Path(tempfile.mkdtemp(prefix="tfagent-sandbox-"))
+    layout = _Layout(root, root / "work", root / "home", root / "tmp")
+    shutil.copytree(workdir, layout.work, symlinks=True)
+    layout.home.mkdir()
+    layout.tmp.mkdir()
+    return layout
+
+
+def _bwrap_prefix(layout: _Layout, binds: list[Path], drop_to_uid: int | None, network: bool) -> list[str]:
+    args = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--bind", str(layout.tmp), "/tmp"]
+    args += [arg for path in binds if path.is_relative_to(REAL_TMP) for arg in ("--ro-bind", str(path), str(path))]
+    homes = _real_homes()
+    for home in homes:  # hide ssh keys and cloud credentials, keep toolchains installed there
+        args += ["--tmpfs", str(home)]
+        args += [arg for path in binds if path.is_relative_to(home) for arg in ("--ro-bind", str(path), str(path))]
+    args += ["--bind", str(layout.root), str(layout.root)]
+    # Read-only, so a write to ~ fails loudly instead of vanishing — unless our run folder is inside.
+    args += [arg for home in homes if not layout.root.is_relative_to(home) for arg in ("--remount-ro", str(home))]
+    args += ["--chdir", str(layout.work), "--unshare-pid",
+             "--unshare-ipc", "--unshare-uts", "--die-with-parent"] + ([] if network else ["--unshare-net"])
+    if drop_to_uid is None:
+        return args + ["--"]
+    return args + ["setpriv", f"--reuid={drop_to_uid}", f"--regid={drop_to_uid}", "--clear-groups",
+                   "--inh-caps=-all", "--bounding-set=-all", "--"]
+
+
+def _limits_preexec(cpu_seconds: int, memory_bytes: int, file_size_bytes: int, nproc: int, open_files: int):
+    limits = ((resource.RLIMIT_AS, memory_bytes), (resource.RLIMIT_FSIZE, file_size_bytes),
+              (resource.RLIMIT_NPROC, nproc), (resource.RLIMIT_NOFILE, open_files), (resource.RLIMIT_CORE, 0))
+
+    def apply() -> None:  # runs in the child between fork and exec: no allocation-heavy work here
+        for which, value in limits:
+            resource.setrlimit(which, (value, value))
+        # soft < hard for CPU: SIGXCPU at the soft limit names the cause (equal limits mean a bare SIGKILL).
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
+
+    return apply
+
+
+# ---------------------------------------------------------------- running
+
+
+class _CappedReader(threading.Thread):
+    """Drains a pipe so the child never blocks, keeping only the first ``cap`` bytes."""
+
+    def __init__(self, stream, cap: int):
+        super().__init__(daemon=True)
+        self.stream, self.cap = stream, cap
+        self.data = bytearray()
+        self.truncated = False
+
+    def run(self) -> None:
+        while chunk := self.stream.read1(65536):
+            room = self.cap - len(self.data)
+            if room > 0:
+                self.data += chunk[:room]
+            if len(chunk) > max(room, 0):
+                self.truncated = True
+
+    def text(self) -> str:
+        out = self.data.decode("utf-8", errors="replace")
+        return out + TRUNCATED_MARK if self.truncated else out
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:  # the group is already gone: nothing left to kill
+        pass
+
+
+def _signal_reason(rc: int | None, isolation: str) -> str | None:
+    if rc is None:
+        return None
+    signo = -rc if rc < 0 else (rc - 128 if isolation == "bwrap" and 128 < rc < 160 else 0)
+    if signo <= 0:
+        return None
+    name = signal.Signals(signo).name if signo in signal.Signals._value2member_map_ else f"signal {signo}"
+    known = {"SIGXCPU": "cpu time limit", "SIGXFSZ": "file size limit", "SIGKILL": "killed",
+             "SIGSEGV": "crashed (possibly the memory limit)", "SIGABRT": "aborted"}
+    return f"{known.get(name, 'killed by signal')} ({name})"
+
+
+def _limit_reason(stderr: str, rc: int | None) -> str | None:
+    """A limit that shows only in stderr. After exit 0 only failed forks count: a fork bomb's parent
+    may exit 0 while its children fail, but a program that merely prints "out of memory" is fine."""
+    markers = LIMIT_MARKERS if rc else {FORK_FAILED: LIMIT_MARKERS[FORK_FAILED]}
+    return next((reason for marker, reason in markers.items() if marker in stderr), None)
+
+
+def _collect(work: Path, names: Sequence[str], cap: int) -> dict[str, bytes]:
+    paths = {name: (work / name).resolve() for name in names}  # resolved: a symlink must not lead out
+    return {name: path.read_bytes() for name, path in paths.items()
+            if path.is_relative_to(work.resolve()) and path.is_file() and path.stat().st_size <= cap}
+
+
+def run_sandboxed(
+    cmd: list[str],
+    workdir: Path,
+    *,
+    timeout: float = 30,
+    cpu_seconds: int | None = None,
+    memory_bytes: int = 2 * 1024**3,
+    file_size_bytes: int = 64 * 1024**2,
+    max_processes: int = 256,
+    open_files: int = 512,
+    output_cap_bytes: int = 256 * 1024,
+    network: bool = False,
+    extra_ro_paths: Sequence[Path] = (),
+    env: dict[str, str] | None = None,
+    collect: Sequence[str] = (),
+) -> SandboxResult:
+    """Run ``cmd`` in a copy of ``workdir``. The copy is deleted afterwards; files named in
+    ``collect`` (relative paths) are read back first. ``env`` adds variables after scrubbing.
+    ``{HOME}``, ``{WORK}`` and ``{TMP}`` in ``cmd`` and ``env`` become this run's private folders
+    (use them rather than /tmp: without bubblewrap, /tmp is shared)."""
+    if not cmd:
+        raise SandboxError("run_sandboxed: empty command")
+    level = isolation_level()
+    _warn_once_about_gaps(level)
+    layout = _make_layout(Path(workdir))
+    try:
+        argv, child_env, drop_uid = _prepare(cmd, layout, level, network, env or {}, extra_ro_paths)
+        # RLIMIT_NPROC counts every task of the uid: a throwaway uid starts at 0, our own does not.
+        nproc = max_processes + (0 if drop_uid is not None else _tasks_of_uid(os.getuid()))
+        limits = _limits_preexec(cpu_seconds or max(1, int(timeout) + 1), memory_bytes, file_size_bytes, nproc,
+                                 open_files)
+        result = _execute(argv, layout.work, child_env, limits, timeout, output_cap_bytes, level)
+        result.network_isolated = level != "none" and not network
+        result.collected = _collect(layout.work, collect, 16 * 1024**2)
+        return result
+    finally:
+        shutil.rmtree(layout.root, onerror=_force_remove)
+
+
+def _force_remove(func, path, exc_info) -> None:
+    """rmtree helper: a sandboxed child may leave read-only dirs; make them writable and retry."""
+    os.chmod(os.path.dirname(path), 0o700)
+    if os.path.isdir(path) and not os.path.islink(path):
+        os.chmod(path, 0o700)
+        shutil.rmtree(path, onerror=_force_remove)
+    else:
+        os.unlink(path)
+
+
+def _prepare(cmd, layout: _Layout, level: str, network: bool, env: dict[str, str], extra_ro_paths):
+    """(argv with the isolation prefix, the child's environment, the uid it drops to or None)."""
+    placeholders = {"{HOME}": str(layout.home), "{WORK}": str(layout.work), "{TMP}": str(layout.tmp)}
+    cmd = [_fill(arg, placeholders) for arg in cmd]
+    extra_env = {k: _fill(v, placeholders) for k, v in env.items()}
+    child_env = scrubbed_env(layout.home, Path("/tmp") if level == "bwrap" else layout.tmp, extra_env)
+    drop_uid = _sandbox_uid() if (level == "bwrap" and os.geteuid() == 0) else None
+    if drop_uid is not None:
+        _chown_tree(layout.root, drop_uid)
+    if level == "bwrap":
+        return _bwrap_prefix(layout, _toolchain_binds(cmd, child_env, extra_ro_paths), drop_uid, network) + cmd, \
+            child_env, drop_uid
+    if level == "unshare":
+        return ["unshare", "-r" if network else "-rn", "--pid", "--fork", "--kill-child", "--"] + cmd, child_env, None
+    return cmd, child_env, None
+
+
+def _execute(argv, cwd: Path, env, preexec, timeout: float, cap: int, level: str) -> SandboxResult:
+    start = time.perf_counter()
+    try:  # start_new_session: one process group, killed as a whole
+        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, start_new_session=True, preexec_fn=preexec)
+    except OSError as exc:
+        return SandboxResult(None, "", f"could not start {argv[0]}: {exc}", False, f"could not start: {exc}",
+                             time.perf_counter() - start, False, level)
+    readers = [_CappedReader(proc.stdout, cap), _CappedReader(proc.stderr, cap)]
+    for reader in readers:
+        reader.start()
+    try:
+        proc.wait(timeout=timeout)
+        timed_out = False
+    except subprocess.TimeoutExpired:
+        timed_out = True
+    _kill_group(proc)  # also reaps stragglers left behind after a normal exit
+    proc.wait()
+    for reader in readers:
+        reader.join(timeout=5)  # bounded: in the unisolated mode an escaped daemon may hold the pipe
+        reader.stream.close()
+    stdout, stderr = readers[0].text(), readers[1].text()
+    reason = f"timeout after {timeout:g}s" if timed_out else (
+        _signal_reason(proc.returncode, level) or _limit_reason(stderr, proc.returncode))
+    return SandboxResult(proc.returncode, stdout, stderr, timed_out, reason, time.perf_counter() - start, False,
+                         level, truncated=readers[0].truncated or readers[1].truncated)
+
+
+def _fill(value: str, placeholders: dict[str, str]) -> str:
+    return functools.reduce(lambda text, item: text.replace(*item), placeholders.items(), value)
+
+
+def sandbox_diagnostics(result: SandboxResult, source: str, what: str) -> list[Diagnostic]:
+    """Diagnostics (category "sandbox") for a run that was stopped or limited; [] when it was not."""
+    found: list[Diagnostic] = []
+    tail = (result.stderr or result.stdout)[-2000:]
+    if result.timed_out:
+        found.append(error(f"{what} was killed: {result.killed_reason}",
+                           "It ran too long (an infinite loop, a fork bomb, or waiting for input/network).\n" + tail,
+                           source=source, category="sandbox"))
+    elif result.killed_reason:
+        found.append(error(f"{what} was stopped: {result.killed_reason}", tail, source=source, category="sandbox"))
+    if result.truncated:
+        found.append(warning(f"{what} printed more output than the sandbox keeps; the rest was cut",
+                             source=source, category="sandbox"))
+    return found
