@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+
+# Captured before any test moves XDG_CACHE_HOME (see isolated_user_dirs).
+_REAL_LLAMA_CPP_DIR = str(Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tfagent" / "llama.cpp")
 
 AWS_VERSION = "3.39.0"
 
@@ -34,6 +38,9 @@ def aws_mirror(tmp_path_factory) -> Path:
 @pytest.fixture(autouse=True)
 def isolated_user_dirs(tmp_path, monkeypatch):
     """Each test gets its own XDG config/state/cache so nothing leaks between tests or to $HOME."""
+    # The portable llama.cpp build (scripts/build_llama_server.sh) is a machine-wide cache like the
+    # wheels: keep finding it when XDG_CACHE_HOME moves.
+    monkeypatch.setenv("TFAGENT_LLAMA_CPP_DIR", os.environ.get("TFAGENT_LLAMA_CPP_DIR") or _REAL_LLAMA_CPP_DIR)
     for var, sub in (("XDG_CONFIG_HOME", "xdg-config"), ("XDG_STATE_HOME", "xdg-state"), ("XDG_CACHE_HOME", "xdg-cache")):
         d = tmp_path / sub
         d.mkdir()

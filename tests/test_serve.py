@@ -84,9 +84,9 @@ def _not_zombie(pid: int) -> bool:
 
 def test_llama_server_argv_passes_gpu_and_cache_options():
     opts = ServeOptions(port=9001, ctx=8192, parallel=4, threads=8, gpu_layers=99, cache_type_k="q8_0",
-                        cache_type_v="q4_0", tensor_split="3,1", jinja=True)
+                        cache_type_v="q4_0", tensor_split="3,1", jinja=True, spec="off")
     argv = server_argv("llama-server", Path("/m/glm.gguf"), "glm", opts)
-    assert argv[:3] == ["llama-server", "-m", "/m/glm.gguf"]
+    assert Path(argv[0]).name == "llama-server" and argv[1:3] == ["-m", "/m/glm.gguf"]
     joined = " ".join(argv)
     for fragment in ("--alias glm", "--host 127.0.0.1", "--port 9001", "-c 32768", "-np 4", "-t 8", "-ngl 99",
                      "-ctk q8_0", "-ctv q4_0", "-ts 3,1", "--jinja"):

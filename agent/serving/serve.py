@@ -1,7 +1,10 @@
 """`tfagent serve` and `tfagent quantize`: run a GGUF behind an OpenAI-compatible server on this machine.
 
-Backends, best first: llama.cpp's `llama-server` binary when it is on PATH (GPU offload, parallel slots,
-KV cache types, tensor split, --jinja), else llama-cpp-python's server (the `tfagent[local]` extra).
+Backends, best first: llama.cpp's `llama-server` (on PATH, else the portable build that
+scripts/build_llama_server.sh caches; see agent/serving/backends/llama_server.py: parallel slots,
+n-gram speculation, GPU offload, KV cache types, --jinja), else llama-cpp-python's server (the
+`tfagent[local]` extra). On a CPU-only machine the cores are divided between the servers of a ladder
+(agent/serving/cpu.py): never more inference threads than cores.
 The server runs in its own process group so stopping it (Ctrl-C, SIGTERM, `--stop NAME`) kills every
 process it started and leaves no orphan. Each running server has a record in `<state_dir>/servers/`
 and, while it runs, an endpoint in the user config so `tfagent --endpoint NAME` and `tfagent eval`
@@ -13,7 +16,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import shutil
+import re
 import signal
 import socket
 import subprocess
@@ -28,6 +31,8 @@ import httpx
 from tfagent.agent.core import config
 from tfagent.agent.core.exits import EXIT_USAGE
 from tfagent.agent.serving.gguf_info import KV_TYPES, GGUFInfoError, estimate_memory, format_bytes, parse_size, read_gguf_info
+from tfagent.agent.serving.backends.llama_server import SPEC_CHOICES, LlamaServerBackend, find_tool, help_text
+from tfagent.agent.serving.cpu import CpuShare, CpuShareError, core_ids, divide_cores
 
 STOP_GRACE_SECONDS = 10.0
 
@@ -50,33 +55,44 @@ class ServeOptions:
     cache_type_v: str = "f16"
     tensor_split: str | None = None
     jinja: bool = False
+    spec: str = "ngram"  # n-gram speculation (llama-server only; lossless, no draft model)
+    backend: str = "auto"
+    cpu: CpuShare | None = None  # this server's share of a CPU-only machine (pinned cores)
     extra_notes: list[str] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------- backend and command line
 
-def find_backend() -> str:
-    """'llama-server' or 'llama-cpp-python'; raises when neither is installed."""
-    if shutil.which("llama-server"):
+BACKENDS = ("auto", "llama-server", "llama-cpp-python")
+_BUILD_HINT = "build it once with `bash scripts/build_llama_server.sh` (portable, cached) or put it on PATH"
+
+
+def _llama_cpp_python_installed() -> bool:
+    return all(importlib.util.find_spec(m) for m in ("llama_cpp", "uvicorn", "fastapi", "sse_starlette"))
+
+
+def find_backend(choice: str = "auto") -> str:
+    """'llama-server' or 'llama-cpp-python' (auto: llama-server when found); raises when unavailable."""
+    if choice in ("auto", "llama-server") and LlamaServerBackend.find():
         return "llama-server"
-    if all(importlib.util.find_spec(m) for m in ("llama_cpp", "uvicorn", "fastapi", "sse_starlette")):
+    if choice == "llama-server":
+        raise ServeError(f"--backend llama-server: no llama-server binary found; {_BUILD_HINT}")
+    if _llama_cpp_python_installed():
         return "llama-cpp-python"
     raise ServeError(
-        "no local model server found: put llama.cpp's `llama-server` on PATH, or install the local extra: "
+        f"no local model server found: llama.cpp's `llama-server` ({_BUILD_HINT}), or the local extra: "
         "pip install 'tfagent[local]' (build it portable: see docs/local-serving.md)")
+
+
+def backend_origin(backend: str) -> str:
+    found = LlamaServerBackend.find() if backend == "llama-server" else None
+    return found.origin if found else f"{sys.executable} -m llama_cpp.server"
 
 
 def server_argv(backend: str, model: Path, alias: str, opts: ServeOptions) -> list[str]:
     """The server's command line. Pure: tested without starting anything."""
     if backend == "llama-server":
-        # llama-server splits -c over its slots; --ctx is per request, so ask for ctx × parallel.
-        argv = ["llama-server", "-m", str(model), "--alias", alias, "--host", opts.host, "--port", str(opts.port),
-                "-c", str(opts.ctx * opts.parallel), "-np", str(opts.parallel),
-                "-ctk", opts.cache_type_k, "-ctv", opts.cache_type_v]
-        argv += ["-t", str(opts.threads)] if opts.threads else []
-        argv += ["-ngl", str(opts.gpu_layers)] if opts.gpu_layers is not None else []
-        argv += ["-ts", opts.tensor_split] if opts.tensor_split else []
-        return argv + (["--jinja"] if opts.jinja else [])
+        return (LlamaServerBackend.find() or LlamaServerBackend(Path("llama-server"))).argv(model, alias, opts)
     import gguf
 
     argv = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--model_alias", alias,
@@ -96,8 +112,10 @@ def server_argv(backend: str, model: Path, alias: str, opts: ServeOptions) -> li
 def backend_notes(backend: str, opts: ServeOptions) -> list[str]:
     """What the chosen backend will not do as asked (said once, not silently dropped)."""
     if backend == "llama-server":
-        return []
+        return (LlamaServerBackend.find() or LlamaServerBackend(Path("llama-server"))).notes(opts)
     notes = []
+    if opts.spec != "off":
+        notes.append("llama-cpp-python cannot speculate without a draft model; --spec is off")
     if opts.parallel > 1:
         notes.append(f"llama-cpp-python serves one request at a time; --parallel {opts.parallel} queues requests")
     if opts.jinja:
@@ -211,16 +229,21 @@ def launch(model: Path, name: str, alias: str, opts: ServeOptions, *, ready_time
         raise ServeError(f"a server named {name!r} already runs at {existing['base_url']}; "
                          f"stop it with `tfagent serve --stop {name}`")
     check_port_free(opts.host, opts.port)
-    backend = find_backend()
+    backend = find_backend(opts.backend)
+    echo(f"{name}: backend {backend} ({backend_origin(backend)})" + _cpu_text(opts.cpu), err=True)
     for note in backend_notes(backend, opts):
         echo(f"note: {note}", err=True)
     log_path = servers_dir() / f"{name}.log"
+    pinned = _pinning(opts.cpu)
     with log_path.open("wb") as log:
         proc = subprocess.Popen(server_argv(backend, model, alias, opts), stdin=subprocess.DEVNULL, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)  # own group: one kill stops all
+                                stderr=subprocess.STDOUT, start_new_session=True,  # own group: one kill stops all
+                                preexec_fn=(lambda: os.sched_setaffinity(0, pinned)) if pinned else None)
     base_url = f"http://{opts.host}:{opts.port}/v1"
     record = {"name": name, "pid": proc.pid, "pgid": proc.pid, "start_time": _start_time(proc.pid),
-              "base_url": base_url, "model": alias, "gguf": str(model), "backend": backend, "log": str(log_path)}
+              "base_url": base_url, "model": alias, "gguf": str(model), "backend": backend, "log": str(log_path),
+              "parallel": opts.parallel, "spec": opts.spec if backend == "llama-server" else "off",
+              "cpu": opts.cpu.to_dict() if opts.cpu else None}
     (servers_dir() / f"{name}.json").write_text(json.dumps(record, indent=2))
     try:
         wait_until_ready(proc, base_url, ready_timeout, log_path)
@@ -234,6 +257,31 @@ def launch(model: Path, name: str, alias: str, opts: ServeOptions, *, ready_time
         forget(name)
         raise
     return Running(name, proc, base_url, alias, info.bpw)
+
+
+def _pinning(share: CpuShare | None) -> set[int] | None:
+    """The cores a shared server is pinned to (None: not shared, let the kernel schedule)."""
+    if share is None or not share.shared:
+        return None
+    ids = core_ids()
+    return set(ids[share.first_core:share.last_core + 1])
+
+
+def _cpu_text(share: CpuShare | None) -> str:
+    if share is None:
+        return ""
+    where = f", pinned to cores {share.first_core}-{share.last_core}" if share.shared else ""
+    return f"; {share.threads} thread(s) of {share.cores} core(s){where}"
+
+
+def cpu_shares(count: int, opts: ServeOptions) -> list[CpuShare | None]:
+    """Each server's share of the CPU; None for all when layers go to a GPU (threads matter little)."""
+    if opts.gpu_layers:
+        return [None] * count
+    try:
+        return list(divide_cores(count, threads=opts.threads))
+    except CpuShareError as exc:
+        raise ServeError(str(exc)) from None
 
 
 def wait_until_ready(proc: subprocess.Popen, base_url: str, timeout: float, log_path: Path) -> None:
@@ -285,10 +333,13 @@ def run_servers(models: list[Path], opts: ServeOptions, alias: str | None, name:
     running: list[Running] = []
     keep_running = False
     previous = signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
+    shares = cpu_shares(len(models), opts)
     try:
         for i, path in enumerate(models):
             the_alias = alias or path.stem
-            one = ServeOptions(**{**opts.__dict__, "port": opts.port + i})
+            share = shares[i]
+            one = ServeOptions(**{**opts.__dict__, "port": opts.port + i, "cpu": share,
+                                  "threads": share.threads if share else opts.threads})
             running.append(launch(path.resolve(), name or the_alias, the_alias, one, ready_timeout=ready_timeout))
             click.echo(f"{running[-1].name}: {running[-1].base_url}  (model {the_alias}, {running[-1].bpw:.2f} bpw)")
         if detach:
@@ -338,7 +389,12 @@ def _print_estimate(model: Path, opts: ServeOptions, budget: str | None, echo=cl
 @click.option("--threads", type=int, default=None, help="CPU threads (backend default when omitted).")
 @click.option("--alias", default=None, help="Model name the server announces (default: file stem).")
 @click.option("--name", default=None, help="Endpoint name to register (default: the alias).")
-@click.option("--parallel", default=1, show_default=True, help="Parallel request slots (llama-server).")
+@click.option("--parallel", default=1, show_default=True,
+              help="Parallel request slots with continuous batching, each with its own --ctx (llama-server).")
+@click.option("--spec", type=click.Choice(SPEC_CHOICES), default="ngram", show_default=True,
+              help="Speculative decoding from n-grams of the prompt (lossless, no draft model; llama-server).")
+@click.option("--backend", type=click.Choice(BACKENDS), default="auto", show_default=True,
+              help="Server to run (auto: llama-server when built or on PATH, else llama-cpp-python).")
 @click.option("--gpu-layers", type=int, default=None, help="Layers to offload to the GPU.")
 @click.option("--cache-type-k", type=click.Choice(KV_TYPES), default="f16", show_default=True)
 @click.option("--cache-type-v", type=click.Choice(KV_TYPES), default="f16", show_default=True)
@@ -349,10 +405,11 @@ def _print_estimate(model: Path, opts: ServeOptions, budget: str | None, echo=cl
 @click.option("--ladder", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
               help="Serve every *.gguf in DIR on consecutive ports.")
 @click.option("--dry-run", is_flag=True, help="Print the memory estimate and exit (1 when over --memory).")
+@click.option("--json", "as_json", is_flag=True, help="With --dry-run: one JSON document.")
 @click.option("--memory", default=None, help="Memory budget for --dry-run, e.g. 24GiB.")
 @click.option("--ready-timeout", default=300.0, show_default=True, help="Seconds to wait for the server.")
-def serve_command(model, port, host, ctx, threads, alias, name, parallel, gpu_layers, cache_type_k, cache_type_v,
-                  tensor_split, jinja, detach, stop_name, ladder, dry_run, memory, ready_timeout):
+def serve_command(model, port, host, ctx, threads, alias, name, parallel, spec, backend, gpu_layers, cache_type_k,
+                  cache_type_v, tensor_split, jinja, detach, stop_name, ladder, dry_run, as_json, memory, ready_timeout):
     """Serve MODEL.gguf (or a --ladder of them) on 127.0.0.1 and register it as an endpoint."""
     if stop_name:
         names = sorted(p.stem for p in servers_dir().glob("*.json")) if stop_name == "all" else [stop_name]
@@ -367,7 +424,19 @@ def serve_command(model, port, host, ctx, threads, alias, name, parallel, gpu_la
     if parallel < 1 or ctx < 1:
         raise ServeError(f"--parallel ({parallel}) and --ctx ({ctx}) must be positive")
     opts = ServeOptions(host=host, port=port, ctx=ctx, threads=threads, parallel=parallel, gpu_layers=gpu_layers,
-                        cache_type_k=cache_type_k, cache_type_v=cache_type_v, tensor_split=tensor_split, jinja=jinja)
+                        cache_type_k=cache_type_k, cache_type_v=cache_type_v, tensor_split=tensor_split, jinja=jinja,
+                        spec=spec, backend=backend)
+    if as_json and not dry_run:
+        raise ServeError("--json goes with --dry-run (a running server prints its endpoints)")
+    if dry_run and as_json:
+        from tfagent.agent.serving.dry_run import estimate_document
+
+        try:
+            document = estimate_document(models, opts, memory)
+        except GGUFInfoError as exc:
+            raise ServeError(str(exc)) from None
+        click.echo(json.dumps(document, indent=2))
+        sys.exit(0 if document["fits"] in (True, None) else 1)
     if dry_run:
         fits = all([_print_estimate(m, opts, memory) for m in models])
         sys.exit(0 if fits else 1)
@@ -376,10 +445,19 @@ def serve_command(model, port, host, ctx, threads, alias, name, parallel, gpu_la
 
 # ---------------------------------------------------------------- quantize
 
+def llama_quantize_types(binary: Path) -> set[str]:
+    """The type names llama-quantize lists under "allowed quantization types" ('' lines skipped)."""
+    text = help_text(str(binary))
+    return {m.group(1).upper() for m in re.finditer(r"^\s*\d+\s+or\s+(\S+)\s*:", text, re.M)}
+
+
 def quantize_one(src: Path, dest: Path, qtype: str, threads: int) -> None:
     """One GGUF → one quant, with llama-quantize when on PATH, else llama-cpp-python's C API."""
-    binary = shutil.which("llama-quantize")
+    binary = find_tool("llama-quantize")
     if binary:
+        known = llama_quantize_types(binary)
+        if known and qtype not in known:
+            raise ServeError(f"unknown quantization type {qtype!r}; known: {', '.join(sorted(known))}")
         proc = subprocess.run([binary, "--allow-requantize", str(src), str(dest), qtype, str(threads)],
                               capture_output=True, text=True)
         if proc.returncode != 0:
