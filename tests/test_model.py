@@ -80,13 +80,35 @@ def test_cutoff_reply_keeps_finish_reason_length(scripted_server):
     assert (completion.text, completion.finish_reason) == ("resource {", "length")
 
 
-def test_without_usage_the_streamed_chunks_are_counted(scripted_server):
+def test_without_usage_the_streamed_chunks_are_counted_and_the_prompt_via_tokenize(scripted_server):
     scripted_server.enqueue("abcdefghij", send_usage=False, chunk_size=2)
     with client_for(scripted_server) as client:
         completion = client.complete(USER)
     assert completion.usage.completion_tokens == 5
-    assert completion.usage.prompt_tokens == 0
+    # The scripted server plays llama.cpp's POST /tokenize: ≈ chars/4 of the messages' text.
+    text = "\n".join(m["content"] for m in USER)
+    assert (completion.usage.prompt_tokens, completion.usage.prompt_source) == ((len(text) + 3) // 4, "tokenize")
     assert completion.usage.cached_tokens is None
+    assert completion.usage.to_dict()["prompt_tokens"] == (len(text) + 3) // 4
+
+
+@pytest.mark.parametrize("style, source", [("llama-cpp-python", "tokenize"), (None, "not reported")])
+def test_prompt_count_falls_back_to_extras_tokenize_then_says_not_reported(style, source):
+    from tfagent.agent.cli.render import prompt_tokens_text
+
+    with ScriptedServer(tokenize=style) as server:
+        server.enqueue("abcdefgh", send_usage=False)
+        with client_for(server) as client:
+            usage = client.complete(USER).usage
+    assert usage.prompt_source == source
+    if source == "not reported":
+        assert usage.to_dict()["prompt_tokens"] is None and prompt_tokens_text(usage) == "not reported"
+    else:
+        assert usage.prompt_tokens > 0 and prompt_tokens_text(usage) == f"~{usage.prompt_tokens}"
+    with ScriptedServer(tokenize=style) as server:  # a server that reports usage is never re-counted
+        server.enqueue("abcdefgh")
+        with client_for(server) as client:
+            assert client.complete(USER).usage.prompt_source == "server"
 
 
 def test_llama_cpp_timings_supply_cached_tokens_when_usage_has_no_details():
@@ -99,6 +121,8 @@ def test_llama_cpp_timings_supply_cached_tokens_when_usage_has_no_details():
     completion = collector.completion()
     assert (completion.text, completion.finish_reason) == ("ok", "stop")
     assert (completion.usage.prompt_tokens, completion.usage.cached_tokens) == (248, 236)
+    assert completion.usage.timings == {"cache_n": 236, "prompt_n": 12, "predicted_n": 1}
+    assert completion.usage.draft_acceptance is None
 
 
 def test_reasoning_field_of_newer_vllm_is_captured():

@@ -155,3 +155,89 @@ def test_json_without_dry_run_is_a_usage_error(tmp_path):
     model = write_gguf(tmp_path / "tiny.gguf")
     result = CliRunner().invoke(serve_command, [str(model), "--json"])
     assert result.exit_code == 2 and "--json goes with --dry-run" in result.output
+
+
+# ---------------------------------------------------------------- the real llama-server + the real model
+
+def _qwen_gguf() -> Path | None:
+    from tfagent.agent.serving.localmodel import MODELS
+
+    spec = MODELS["qwen0.5b"]
+    path = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tfagent" / "models" / spec.sha256
+    return path / spec.filename if (path / spec.filename).is_file() else None
+
+
+QWEN = _qwen_gguf()  # read at import, before the autouse fixture moves XDG_CACHE_HOME
+needs_real = pytest.mark.skipif(BUILT is None or QWEN is None or os.environ.get("TFAGENT_SKIP_REAL_MODEL") == "1",
+                                reason="needs the llama-server build and the qwen0.5b GGUF (scripts/setup.sh)")
+
+
+@pytest.fixture
+def served_qwen():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    started = CliRunner().invoke(serve_command, [str(QWEN), "--port", str(port), "--name", "acct", "--parallel", "2",
+                                                 "--ctx", "2048", "--threads", "2", "--spec", "ngram",
+                                                 "--backend", "llama-server", "--detach"])
+    assert started.exit_code == 0, started.output
+    try:
+        from tfagent.agent.core.config import load_config
+
+        yield load_config().endpoints["acct"]
+    finally:
+        assert CliRunner().invoke(serve_command, ["--stop", "acct"]).exit_code == 0
+
+
+@needs_real
+@pytest.mark.slow
+def test_real_llama_server_slots_speculation_and_exact_accounting(served_qwen):
+    import threading
+
+    import httpx
+
+    from tfagent.agent.model.client import ModelClient
+
+    root = served_qwen.base_url.removesuffix("/v1")
+    props = httpx.get(f"{root}/props", timeout=10).json()
+    assert props["total_slots"] == 2
+    assert props["default_generation_settings"]["n_ctx"] == 2048  # per slot, as --ctx says
+
+    messages = [{"role": "system", "content": "You write Terraform. Reply with one ```hcl block."},
+                {"role": "user", "content": "An S3 bucket named logs with versioning enabled."}]
+    greedy = {"max_tokens": 96, "temperature": 0, "seed": 1}
+    with ModelClient(served_qwen) as client:
+        first = client.complete(messages, params=greedy)
+        retry_messages = messages + [{"role": "assistant", "content": first.text},
+                                     {"role": "user", "content": "Send the same file again, unchanged."}]
+        retry = client.complete(retry_messages, params=greedy)
+
+        # Two requests at once are decoded together (two slots): the second starts before the first ends.
+        spans: list[tuple[float, float]] = []
+
+        def one() -> None:
+            import time
+
+            started = time.perf_counter()
+            done = client.complete(messages, params={**greedy, "max_tokens": 48})
+            spans.append((started + done.ttft, time.perf_counter()))
+        threads = [threading.Thread(target=one) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert max(s[0] for s in spans) < min(s[1] for s in spans), spans
+
+    one_shot, again = first.usage, retry.usage
+    # The server's own numbers, consistent with each other: prompt = processed + cached.
+    assert one_shot.prompt_source == "server" and one_shot.prompt_tokens > 0
+    assert one_shot.prompt_tokens == one_shot.timings["prompt_n"] + one_shot.timings["cache_n"]
+    assert one_shot.completion_tokens == one_shot.timings["predicted_n"] > 0
+    assert one_shot.timings["prompt_ms"] > 0 and one_shot.timings["predicted_ms"] > 0
+    # The retry extends the conversation: the prefix is served from the cache, and the reply repeats
+    # text that is in its prompt, so n-gram drafts are proposed and accepted.
+    assert again.cached_tokens == again.timings["cache_n"] >= one_shot.prompt_tokens
+    assert again.prompt_tokens == again.timings["prompt_n"] + again.timings["cache_n"]
+    assert again.timings["draft_n"] > 0 and 0 < again.draft_acceptance <= 1

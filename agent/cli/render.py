@@ -84,16 +84,29 @@ def print_attempt(console: Console, attempt: Attempt, max_attempts: int) -> None
 
 def summary_table(result: RunResult) -> Table:
     table = Table(title=f"run {result.run_id}", show_lines=False)
-    for col in ("attempt", "verdict", "errors", "prompt tok", "cached", "completion tok", "ttft s", "model s", "verify s"):
+    for col in ("attempt", "verdict", "errors", "prompt tok", "cached", "completion tok", "decode tok/s", "drafts ok",
+                "ttft s", "model s", "verify s"):
         table.add_column(col, justify="right" if col not in ("verdict",) else "left")
     for a in result.attempts:
         errors = sum(1 for d in a.diagnostics if d.severity == "error")
         table.add_row(
-            str(a.number), "verified" if a.ok else "failed", str(errors), str(a.usage.prompt_tokens),
+            str(a.number), "verified" if a.ok else "failed", str(errors), prompt_tokens_text(a.usage),
             "-" if a.usage.cached_tokens is None else str(a.usage.cached_tokens), str(a.usage.completion_tokens),
+            _optional(a.usage.decode_tokens_per_second, "{:.1f}"), _optional(a.usage.draft_acceptance, "{:.0%}"),
             "-" if a.ttft is None else f"{a.ttft:.2f}", f"{a.model_seconds:.2f}", f"{a.verify_seconds:.2f}",
         )
     return table
+
+
+def prompt_tokens_text(usage) -> str:
+    """The server's count; `~N` when counted through its tokenize endpoint; never a made-up 0."""
+    if not usage.prompt_reported:
+        return "not reported"
+    return f"~{usage.prompt_tokens}" if usage.prompt_source == "tokenize" else str(usage.prompt_tokens)
+
+
+def _optional(value, fmt: str) -> str:
+    return "-" if value is None else fmt.format(value)
 
 
 def print_result(console: Console, result: RunResult, written: list[str], out: str | None) -> None:

@@ -39,23 +39,52 @@ class Endpoint:
         }
 
 
+# Where Usage.prompt_tokens came from: the server's own usage, a count through the server's tokenize
+# endpoint (message text; vLLM's applies the chat template), or nowhere — shown as "not reported", never 0.
+PROMPT_SOURCES = ("server", "tokenize", "not reported")
+# The server's own timings kept per attempt (llama.cpp names): prompt and decode time, prefix-cache
+# hit, and speculative drafts proposed / accepted.
+TIMING_KEYS = ("prompt_n", "prompt_ms", "cache_n", "predicted_n", "predicted_ms", "draft_n", "draft_n_accepted")
+
+
 @dataclass
 class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_tokens: int | None = None  # usage.prompt_tokens_details.cached_tokens or llama.cpp timings.cache_n
+    prompt_source: str = "server"  # one of PROMPT_SOURCES
+    timings: dict[str, float] | None = None  # subset of TIMING_KEYS, as the server reported them
+
+    @property
+    def prompt_reported(self) -> bool:
+        return self.prompt_source != "not reported"
+
+    @property
+    def draft_acceptance(self) -> float | None:
+        """Accepted / proposed speculative draft tokens; None when nothing was drafted."""
+        t = self.timings or {}
+        return t["draft_n_accepted"] / t["draft_n"] if t.get("draft_n") else None
+
+    @property
+    def decode_tokens_per_second(self) -> float | None:
+        t = self.timings or {}
+        return t["predicted_n"] * 1000 / t["predicted_ms"] if t.get("predicted_ms") and t.get("predicted_n") else None
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "prompt_tokens": self.prompt_tokens,
+            "prompt_tokens": self.prompt_tokens if self.prompt_reported else None,
             "completion_tokens": self.completion_tokens,
             "cached_tokens": self.cached_tokens,
+            "prompt_source": self.prompt_source,
+            "timings": self.timings,
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> "Usage":
         d = d or {}
-        return cls(int(d.get("prompt_tokens") or 0), int(d.get("completion_tokens") or 0), d.get("cached_tokens"))
+        source = d.get("prompt_source") or ("server" if d.get("prompt_tokens") is not None else "not reported")
+        return cls(int(d.get("prompt_tokens") or 0), int(d.get("completion_tokens") or 0), d.get("cached_tokens"),
+                   source, d.get("timings"))
 
 
 @dataclass

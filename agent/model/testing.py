@@ -34,6 +34,7 @@ _STATUS_TEXT = {400: "bad request", 401: "invalid API key", 403: "forbidden", 40
                 429: "too many requests", 500: "internal server error", 503: "service unavailable"}
 _PARTIAL_TEXT = "this reply is interrupted before it finishes and must never be used as an answer"
 NO_REPLY_MESSAGE = "scripted server: no reply queued"
+TOKENIZE_STYLES = ("llama.cpp", "llama-cpp-python", None)
 
 
 @dataclass
@@ -72,11 +73,17 @@ class ScriptedServer:
     """Real HTTP server on ``host`` speaking the OpenAI chat protocol with queued replies."""
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, model: str = "scripted", loading_seconds: float = 0.0,
-                 responder: Responder | None = None, capacity_tokens_per_second: float | None = None) -> None:
+                 responder: Responder | None = None, capacity_tokens_per_second: float | None = None,
+                 tokenize: str | None = "llama.cpp") -> None:
         if capacity_tokens_per_second is not None and capacity_tokens_per_second <= 0:
             raise ValueError("capacity_tokens_per_second must be positive")
         self.host, self.port, self.model = host, port, model
         self.loading_seconds, self.responder = loading_seconds, responder
+        if tokenize not in TOKENIZE_STYLES:
+            raise ValueError(f"tokenize must be one of {TOKENIZE_STYLES}, got {tokenize!r}")
+        # Which tokenize endpoint it offers, like the server it plays: llama.cpp's POST /tokenize
+        # {"content"} → {"tokens"}, llama-cpp-python's POST /extras/tokenize/count {"input"} → {"count"}.
+        self.tokenize = tokenize
         self.throttle = _Throttle(capacity_tokens_per_second) if capacity_tokens_per_second else None
         self._lock = threading.Lock()
         self._queues: dict[str | None, deque[ScriptedReply]] = {None: deque()}
@@ -285,7 +292,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802 - the stdlib's naming
         scripted, path = self.server.scripted, self.path.split("?", 1)[0].rstrip("/")
+        tokenize_route = {"llama.cpp": "/tokenize", "llama-cpp-python": "/extras/tokenize/count"}.get(scripted.tokenize)
+        if path == tokenize_route:
+            self._tokenize(scripted.tokenize)
+            return
         if path != "/v1/chat/completions":
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))  # keep the kept-alive connection in sync
             self._send_json(404, _error(f"scripted server: no route POST {path}", "not_found_error"))
             return
         body = self._read_json()
@@ -311,6 +323,18 @@ class _Handler(BaseHTTPRequestHandler):
             # The client gave up (e.g. its read timeout fired during a delay): nothing left to answer.
             log.debug("scripted server: client went away: %s", exc)
             self.close_connection = True
+
+    def _tokenize(self, style: str) -> None:
+        """Counts as the chat usage does (≈ chars/4), over the text the client sent."""
+        body = self._read_json(chat=False)
+        if body is None:
+            return
+        text = body.get("content" if style == "llama.cpp" else "input")
+        if not isinstance(text, str):
+            self._send_json(400, _error("scripted server: tokenize needs a text field", "invalid_request_error"))
+            return
+        count = (len(text) + 3) // 4
+        self._send_json(200, {"tokens": list(range(count))} if style == "llama.cpp" else {"count": count})
 
     # ---- replies -------------------------------------------------------------------------------
     def _serve(self, reply: ScriptedReply, body: dict[str, Any], reply_id: str) -> None:
@@ -392,14 +416,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(b"0\r\n\r\n")
 
     # ---- plumbing ------------------------------------------------------------------------------
-    def _read_json(self) -> dict[str, Any] | None:
+    def _read_json(self, *, chat: bool = True) -> dict[str, Any] | None:
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         try:
             body = json.loads(raw or b"null")
         except ValueError as exc:
             self._send_json(400, _error(f"scripted server: request body is not JSON: {exc}", "invalid_request_error"))
             return None
-        if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
+        if not isinstance(body, dict) or (chat and not isinstance(body.get("messages"), list)):
             message = "scripted server: the body must be a JSON object with a 'messages' list"
             self._send_json(400, _error(message, "invalid_request_error"))
             return None

@@ -30,8 +30,8 @@ NAME = "llama-server"
 # generated so far and drafts the SIZE_M tokens that followed them there. Chosen by measurement
 # (benchmarks/serving.py, docs/results/serving-bench.md).
 SPEC_TYPES = {"ngram": "ngram-simple"}
-SPEC_NGRAM_SIZE_N = 8
-SPEC_NGRAM_SIZE_M = 32
+SPEC_NGRAM_SIZE_N = 4
+SPEC_NGRAM_SIZE_M = 16
 SPEC_CHOICES = ("ngram", "off")
 
 
