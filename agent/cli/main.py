@@ -9,24 +9,35 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
 
 from tfagent.agent.core.click_groups import DefaultLazyGroup
 from tfagent.agent.core.console import fail
 from tfagent.agent.core.exits import EXIT_USAGE
 
+if TYPE_CHECKING:
+    from rich.console import Console
 
-# Commands that live in their own modules, imported only when used.
+# Commands that live in their own modules, imported only when used; the third field is the line
+# `tfagent --help` shows, so listing them imports none of them (a test checks it matches).
 LAZY_COMMANDS = {
-    "eval": ("tfagent.evals.cli", "eval_group"),
-    "serve": ("tfagent.agent.serving.serve", "serve_command"),
-    "quantize": ("tfagent.agent.serving.serve", "quantize_command"),
-    "bench": ("tfagent.agent.serving.bench", "bench_command"),
-    "model": ("tfagent.agent.serving.localmodel", "localmodel_group"),
+    "eval": ("tfagent.evals.cli", "eval_group", "Measure endpoints (quants) on a suite: first try vs with retries, paired against a reference."),
+    "serve": ("tfagent.agent.serving.serve", "serve_command",
+              "Serve MODEL.gguf (or a --ladder of them) on 127.0.0.1 and register it as an endpoint."),
+    "quantize": ("tfagent.agent.serving.serve", "quantize_command",
+                 "Write one GGUF per quantization type into --out and report each one's size and bits per weight."),
+    "bench": ("tfagent.agent.serving.bench", "bench_command",
+              "Measure ENDPOINT (a configured name or a base URL): tok/s, TTFT and latency percentiles, errors."),
+    "model": ("tfagent.agent.serving.localmodel", "localmodel_group", "Demo models and an offline aws provider, from package registries."),
 }
+
+
+def out_console() -> "Console":
+    from rich.console import Console
+
+    return Console()
 
 
 class DefaultGroup(DefaultLazyGroup):
@@ -74,7 +85,7 @@ def model_options(f):
 
 def git_option_decorator(f):
     """Git/PR flags come from agent/git.py (issue: CI bots)."""
-    from tfagent.agent.publish.git import git_options
+    from tfagent.agent.cli.git_options import git_options
 
     return git_options(f)
 
@@ -141,7 +152,7 @@ def verifiers_command() -> None:
             continue
         ok, reason = info.cls().available()
         table.add_row(name, info.origin, "[green]yes[/]" if ok else f"[yellow]no[/]: {reason}", info.cls.description)
-    Console().print(table)
+    out_console().print(table)
 
 
 @main.command("endpoints")
@@ -172,9 +183,9 @@ def endpoints_command(timeout: float) -> None:
         marker = " (default)" if name == config.default_endpoint else ""
         table.add_row(name + marker, ep.base_url, ep.model, "-" if ep.bpw is None else f"{ep.bpw:g}", status)
     if not config.endpoints:
-        Console().print("no endpoints configured (add [endpoints.NAME] to tfagent.toml or run `tfagent serve`)")
+        out_console().print("no endpoints configured (add [endpoints.NAME] to tfagent.toml or run `tfagent serve`)")
         return
-    Console().print(table)
+    out_console().print(table)
 
 
 @main.group("runs", invoke_without_command=True)
@@ -192,7 +203,7 @@ def runs_group(ctx: click.Context) -> None:
             table.add_column(col)
         for row in store.list():
             table.add_row(row.run_id, row.prompt[:60], str(row.attempts), row.status)
-        Console().print(table)
+        out_console().print(table)
 
 
 @runs_group.command("show")
@@ -210,7 +221,7 @@ def runs_show(run_id: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps({"run_id": row.run_id, "status": row.status, "request": row.request, "result": row.result}, indent=2))
         return
-    console = Console()
+    console = out_console()
     console.print(f"run {row.run_id} · {row.status} · {row.prompt}", highlight=False)
     if row.result is None:
         console.print(f"not finished; continue it with: tfagent --resume {row.run_id}")

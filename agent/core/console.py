@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import os
 
+from typing import TYPE_CHECKING
+
 import click
-from rich.console import Console
 
 from tfagent.agent.core.exits import EXIT_USAGE
 
+if TYPE_CHECKING:
+    from rich.console import Console
 
-def err_console() -> Console:
+
+def err_console() -> "Console":
+    from rich.console import Console  # on use: `tfagent --help` must not pay for rich
+
     return Console(stderr=True, no_color=bool(os.environ.get("NO_COLOR")) or None)
 
 

@@ -66,25 +66,6 @@ class GitOptions:
                    forge=params.get("forge") or None, dry_run=dry_run)
 
 
-def git_options(func):
-    """Click decorator adding the --git flags to a command."""
-    options = [
-        click.option("--git", "git", is_flag=True, help="Commit the files on a new branch of the repository here."),
-        click.option("--branch", help="Branch to commit to (default tfagent/<slug-of-prompt>)."),
-        click.option("--base", help="Branch to start from and target the PR at (default: the remote's default branch, else the current one)."),
-        click.option("--remote", default="origin", show_default=True, help="Remote to push to."),
-        click.option("--push", is_flag=True, help="Push the branch (implies --git)."),
-        click.option("--pr", is_flag=True, help="Open or update a pull/merge request (implies --push)."),
-        click.option("--pr-on-failure", is_flag=True, help="When the code did not verify, still commit and open a DRAFT PR with the diagnostics."),
-        click.option("--allow-dirty", is_flag=True, help="Run even if the working tree has changes (they are left untouched either way)."),
-        click.option("--forge", type=click.Choice(["github", "gitlab"]), help="Forge API (default: guessed from the environment and remote URL)."),
-        click.option("--dry-run", "git_dry_run", is_flag=True, help="Print the branch, commit message and PR body; change nothing."),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
-
-
 @dataclass
 class GitSession:
     opts: GitOptions
