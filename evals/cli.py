@@ -158,6 +158,11 @@ def run_command(suite, list_only, endpoints, reference, samples, max_attempts, c
     except (SuiteError, EvalError) as exc:
         raise fail(str(exc)) from None
     _check_servers(plan.endpoints, ready_timeout)
+    from tfagent.evals.hardware import shared_cpu_note
+
+    note = shared_cpu_note(plan.endpoints)
+    if note:
+        click.echo(f"note: {note}", err=True)
     code = _run_plan(plan, db or default_db(), out, ready_timeout)
     raise click.exceptions.Exit(code)
 
