@@ -10,10 +10,10 @@ import sys
 
 import pytest
 
-from tfagent.agent.cli import LAZY_COMMANDS
+from tfagent.agent.cli.main import LAZY_COMMANDS
 
-HEAVY = ("git", "httpx", "openai", "langgraph", "rich", "tfagent.agent.serve", "tfagent.evals.cli",
-         "tfagent.agent.bench", "tfagent.agent.localmodel", "matplotlib")
+HEAVY = ("git", "httpx", "openai", "langgraph", "rich", "tfagent.agent.serving.serve", "tfagent.evals.cli",
+         "tfagent.agent.serving.bench", "tfagent.agent.serving.localmodel", "matplotlib")
 
 PROBE = """
 import json, sys

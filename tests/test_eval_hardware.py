@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tfagent.agent.types import Endpoint
+from tfagent.agent.core.types import Endpoint
 from tfagent.evals.hardware import shared_cpu_note
 
 
