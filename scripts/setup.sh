@@ -16,7 +16,7 @@ say() { printf '\033[36m==> %s\033[0m\n' "$*" >&2; }
 if ! command -v bwrap >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   say "installing bubblewrap (sandbox for generated code)"
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null) \
-    || say "bubblewrap could not be installed; the sandbox will fall back to unshare or rlimits only"
+    || say "bubblewrap could not be installed; generated code will run under Landlock, or be refused (see tfagent verifiers)"
 fi
 
 if [ ! -x .venv/bin/python ]; then

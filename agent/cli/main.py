@@ -83,6 +83,13 @@ def model_options(f):
     return f
 
 
+SANDBOX_LEVELS = ("auto", "bwrap", "landlock", "none")  # the sandbox module's REQUESTS, without importing it
+sandbox_option = click.option(
+    "--sandbox", type=click.Choice(SANDBOX_LEVELS), default=None,
+    help="Isolation for generated code (env TFAGENT_SANDBOX, config key sandbox; default auto: bwrap, else "
+         "Landlock, else refuse). `none` runs it unisolated, on purpose only.")
+
+
 def git_option_decorator(f):
     """Git/PR flags come from agent/git.py (issue: CI bots)."""
     from tfagent.agent.cli.git_options import git_options
@@ -106,6 +113,7 @@ def run_command(prompt: str | None, **params: Any) -> None:
 @click.option("--lang", type=click.Choice(["python", "go", "rust", "c", "cpp", "javascript", "typescript"]), default="python", show_default=True)
 @click.option("--test-cmd", help="Command that runs your tests (inside the sandbox).")
 @click.option("--tests", "tests_path", type=click.Path(path_type=Path, exists=True), help="Your test file or folder (never editable by the model).")
+@sandbox_option
 @model_options
 @git_option_decorator
 def code_command(prompt: str | None, lang: str, test_cmd: str | None, tests_path: Path | None, **params: Any) -> None:
@@ -129,6 +137,7 @@ def code_command(prompt: str | None, lang: str, test_cmd: str | None, tests_path
 @click.option("--prompt", default="", help="The intent the files should meet (selects built-in policy rules).")
 @click.option("--mode", type=click.Choice(["terraform", "code"]), default="terraform")
 @click.option("--lang", default=None)
+@sandbox_option
 def verify_command(directory: Path, **params: Any) -> None:
     """Run the verifier chain on existing files (no model). Exit 0 only if every stage passes."""
     from tfagent.agent.cli.runner import verify_directory
@@ -137,11 +146,23 @@ def verify_command(directory: Path, **params: Any) -> None:
 
 
 @main.command("verifiers")
-def verifiers_command() -> None:
-    """List every verifier, where it comes from, and whether it can run here."""
+@sandbox_option
+def verifiers_command(sandbox: str | None) -> None:
+    """List every verifier, where it comes from, and whether it can run here; and the sandbox level."""
+    import os
+
+    from rich.markup import escape
     from rich.table import Table
 
+    from tfagent.agent.core.config import ConfigError, load_config
+    from tfagent.verifiers.code.sandbox import LEVEL_ENV, describe_isolation
     from tfagent.verifiers.registry import discover
+
+    try:
+        configured = load_config().defaults.get("sandbox")
+    except ConfigError as exc:
+        raise fail(str(exc))
+    level = sandbox or os.environ.get(LEVEL_ENV) or configured
 
     table = Table(title="verifiers (entry-point group tfagent.verifiers)")
     for col in ("name", "from", "can run here", "description"):
@@ -153,6 +174,9 @@ def verifiers_command() -> None:
         ok, reason = info.cls().available()
         table.add_row(name, info.origin, "[green]yes[/]" if ok else f"[yellow]no[/]: {reason}", info.cls.description)
     out_console().print(table)
+    # soft_wrap: one line, whatever the terminal width, so scripts can grep it
+    out_console().print(f"sandbox for generated code: {escape(describe_isolation(level))}", soft_wrap=True,
+                        highlight=False)
 
 
 @main.command("endpoints")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -41,6 +42,9 @@ def _options(prompt: str, mode: str, lang: str | None, p: dict[str, Any], defaul
     policies = [Path(x) for x in (p.get("policies") or ())] or [Path(x) for x in defaults.get("policy", [])]
     offline = p.get("offline_aws")
     extra: dict[str, Any] = {"terraform": p["terraform_bin"]} if p.get("terraform_bin") else {}
+    sandbox = p.get("sandbox") or os.environ.get(SANDBOX_ENV) or defaults.get("sandbox")
+    if sandbox:  # flag > environment > config key; unset means "auto" (the best level, else refuse)
+        extra["sandbox"] = sandbox
     offline_aws = bool(defaults.get("offline_aws", False) if offline is None else offline)
     if offline_aws:
         # Offline, data sources that call the AWS API can only be planned as "read at apply time".
@@ -60,6 +64,8 @@ def _options(prompt: str, mode: str, lang: str | None, p: dict[str, Any], defaul
 
 
 TERRAFORM_STAGES = {"fmt", "validate", "plan"}
+CODE_RUNNING_STAGES = {"compile", "tests"}  # stages that execute generated code (in the sandbox)
+SANDBOX_ENV = "TFAGENT_SANDBOX"
 
 
 def check_inputs(chain: list[str], options: VerifyOptions) -> None:
@@ -71,6 +77,13 @@ def check_inputs(chain: list[str], options: VerifyOptions) -> None:
             check_policies(options.policies)
         except PolicyError as exc:
             raise ConfigError(f"--policy: {exc}") from None
+    if CODE_RUNNING_STAGES & set(chain):
+        from tfagent.verifiers.code.sandbox import SandboxError, isolation_level
+
+        try:  # refuse before any model call rather than after the first reply
+            isolation_level(options.extra.get("sandbox"))
+        except SandboxError as exc:
+            raise ConfigError(str(exc)) from None
     if not TERRAFORM_STAGES & set(chain):
         return
     from tfagent.verifiers.terraform.engine import TerraformEngine, TerraformUnavailable

@@ -36,7 +36,8 @@ from tfagent.agent.core.types import REQUEST_PARAMS, Endpoint
 
 LOCAL_CONFIG = "tfagent.toml"
 ENDPOINT_KEYS = {"base_url", "model", "bpw", "api_key_env", *REQUEST_PARAMS}
-DEFAULT_KEYS = {"max_attempts", "verify", "provider_mirror", "out", "offline_aws", "policy", "ready_timeout"}
+DEFAULT_KEYS = {"max_attempts", "verify", "provider_mirror", "out", "offline_aws", "policy", "ready_timeout",
+                "sandbox"}
 
 
 class ConfigError(ValueError):

@@ -271,3 +271,77 @@ def reachable_by_others(paths: Sequence[Path]) -> bool:
         except OSError:
             return False
     return True
+
+
+# ---------------------------------------------------------------- one run at the Landlock level
+
+
+@dataclass
+class PreparedJail:
+    """What the sandbox needs to start one child at this level, and to clean up after it."""
+
+    preexec: ChildJail
+    uid: int | None  # the throwaway uid, or None (own uid; as root: uid 0 without capabilities)
+    cgroup: object | None  # pids_cgroup.PidsCgroup
+    network_isolated: bool  # TCP denied (ABI >= 4) and/or a private network namespace
+    gaps: list[str]  # what this run is NOT protected against, for a once-per-process warning
+
+    def cleanup(self) -> None:
+        """Close the ruleset and kill whatever the generated code left running."""
+        try:
+            os.close(self.preexec.ruleset_fd)
+        except OSError:  # already closed by an earlier cleanup
+            pass
+        if self.cgroup is not None:
+            self.cgroup.remove()
+        elif self.uid is not None:
+            kill_uid(self.uid)
+
+
+def kill_uid(uid: int) -> None:
+    """SIGKILL every process of a throwaway uid (daemons that left the process group)."""
+    for _ in range(50):
+        pids = [int(e.name) for e in os.scandir("/proc") if e.name.isdigit() and _owner(e.path) == uid]
+        if not pids:
+            return
+        for pid in pids:
+            try:
+                os.kill(pid, 9)
+            except ProcessLookupError:  # exited meanwhile
+                continue
+
+
+def _owner(proc_dir: str) -> int | None:
+    try:
+        return os.stat(proc_dir).st_uid
+    except OSError:
+        return None
+
+
+def prepare(run_root: Path, *, hidden: Sequence[Path], keep: Sequence[Path], needed: Sequence[Path],
+            network: bool, limits: Callable[[int], Callable[[], None]], max_processes: int,
+            throwaway_uid: Callable[[], int], own_tasks: Callable[[], int]) -> PreparedJail:
+    """Build the ruleset and decide how the child gives up root. ``limits(nproc)`` makes the
+    rlimit step; ``needed`` are the files the command must open (interpreter, toolchain): a
+    throwaway uid is used only when it can open them all."""
+    from tfagent.verifiers.code import pids_cgroup
+
+    abi = abi_version()
+    gaps: list[str] = []
+    root = os.geteuid() == 0
+    uid = throwaway_uid() if root and reachable_by_others([run_root.parent, *needed]) else None
+    cgroup = pids_cgroup.create(max_processes) if root else None
+    if uid is None:
+        nproc = max_processes + own_tasks() if not root else max_processes  # RLIMIT_NPROC: ignored for root
+        if root and cgroup is None:
+            gaps.append("root-nproc")
+    else:
+        nproc = max_processes
+    if not network and abi < 4 and not root:
+        gaps.append("landlock-net")
+    if not network and not root and abi >= 4:
+        gaps.append("udp")
+    fd = build_ruleset(rules_for(run_root, hidden, keep, network), abi)
+    jail = ChildJail(fd, limits(nproc), cgroup.procs_file if cgroup else None, new_netns=root and not network,
+                     uid=uid, drop_caps=root and uid is None)
+    return PreparedJail(jail, uid, cgroup, network_isolated=not network and (root or abi >= 4), gaps=gaps)

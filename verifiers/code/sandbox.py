@@ -4,13 +4,17 @@ One call, ``run_sandboxed``: a working COPY of the files, a temporary HOME and /
 scrubbed of secrets, rlimits, its own process group killed on timeout, output capped, and no network
 where the kernel allows it.
 
-Isolation levels, best first (``isolation_level()`` says which one this machine gets):
+Isolation levels, best first (``isolation_level()`` says which one a run gets; ``--sandbox``,
+``$TFAGENT_SANDBOX`` or the config key ``sandbox`` ask for one: auto | bwrap | landlock | none):
 - ``bwrap``: bubblewrap — read-only root, private /tmp, the real HOME hidden, new net and pid
   namespaces (the whole pid namespace dies with its first process). When we run as root the child
   also drops to a throwaway uid (``setpriv``) because the kernel ignores RLIMIT_NPROC for root: that
   is what contains a fork bomb.
-- ``unshare``: new net and pid namespaces only (the file system is not protected beyond rlimits).
-- ``none``: rlimits + timeout only; a warning says once that the network cannot be isolated.
+- ``landlock``: when bubblewrap is not on PATH — the kernel's Landlock (``landlock.py``): writes only
+  in the run's folder, the real HOMEs and /tmp unreadable, no TCP; as root also a private network
+  namespace, a pids cgroup and a throwaway uid or no capabilities.
+- ``none``: rlimits + timeout only, and only when asked for by name: ``auto`` refuses to run
+  generated code when neither of the above works (``SandboxUnavailable``, exit 2).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from pathlib import Path
 from typing import Sequence
 
 from tfagent.verifiers.base import Diagnostic, error, warning
+from tfagent.verifiers.code import landlock
 
 TRUNCATED_MARK = "\n[output truncated]\n"
 
@@ -52,7 +57,7 @@ _UID_BASE, _UID_SPAN = 160_000, 60_000
 _uid_counter = itertools.count()
 _uid_lock = threading.Lock()
 
-_isolation_cache: str | None = None
+_isolation_cache: tuple[str, dict[str, str | None]] | None = None  # (PATH it was probed with, levels)
 _warned: set[str] = set()  # which isolation gaps were already announced (once per process)
 
 # Messages that show a resource limit was hit even though the process exited "normally".
@@ -63,7 +68,16 @@ LIMIT_MARKERS = {FORK_FAILED: "process limit reached (fork failed)", "MemoryErro
 
 
 class SandboxError(RuntimeError):
-    """The sandbox itself could not be set up (bad workdir, missing command)."""
+    """The sandbox itself could not be set up (bad workdir, missing command, unknown level)."""
+
+
+class SandboxUnavailable(SandboxError):
+    """No isolation level works here and ``none`` was not asked for: generated code must not run."""
+
+
+REFUSAL = ("refusing to run generated code: no sandbox works here (bubblewrap is not on PATH and the kernel "
+           "has no Landlock); install bubblewrap (apt-get install bubblewrap) or pass --sandbox none to run it "
+           "unisolated on purpose")
 
 
 @dataclass
@@ -75,7 +89,7 @@ class SandboxResult:
     killed_reason: str | None  # "timeout after 5s", "cpu time limit (SIGXCPU)", "memory limit reached", …
     seconds: float
     network_isolated: bool
-    isolation: str = "none"  # bwrap | unshare | none
+    isolation: str = "none"  # bwrap | landlock | none
     truncated: bool = False
     collected: dict[str, bytes] = field(default_factory=dict)  # files read back from the working copy
 
@@ -95,43 +109,80 @@ def _probe(cmd: list[str]) -> bool:
     return done.returncode == 0
 
 
-LEVELS = ("bwrap", "unshare", "none")
-LEVEL_ENV = "TFAGENT_SANDBOX"  # force a weaker level, e.g. where bubblewrap misbehaves
+LEVELS = ("bwrap", "landlock", "none")
+REQUESTS = ("auto", *LEVELS)
+LEVEL_ENV = "TFAGENT_SANDBOX"  # the environment's say, below --sandbox and above the config key
 
 
-def isolation_level() -> str:
-    """``bwrap``, ``unshare`` or ``none`` — probed once by really running each (a kernel or LSM may
-    forbid namespaces even when the binary exists). ``$TFAGENT_SANDBOX`` may ask for a weaker one."""
+def _bwrap_works() -> bool:
+    bwrap = shutil.which("bwrap")
+    probe = [bwrap or "bwrap", "--ro-bind", "/", "/", "--unshare-net", "--unshare-pid", "--dev", "/dev", "--proc",
+             "/proc", "--die-with-parent", "true"]
+    return bool(bwrap) and (os.geteuid() != 0 or bool(shutil.which("setpriv"))) and _probe(probe)
+
+
+def available_levels() -> dict[str, str | None]:
+    """Each level -> None when it works here, else why not. Probed by really running bwrap (a kernel
+    or LSM may forbid namespaces even when the binary exists); cached per PATH (bwrap may be hidden)."""
     global _isolation_cache
-    forced = os.environ.get(LEVEL_ENV, "").strip().lower()
-    if forced and forced not in LEVELS:
-        raise SandboxError(f"${LEVEL_ENV}={forced!r} is not one of {', '.join(LEVELS)}")
-    if _isolation_cache is None:
-        bwrap, unshare = shutil.which("bwrap"), shutil.which("unshare")
-        bwrap_probe = [bwrap, "--ro-bind", "/", "/", "--unshare-net", "--unshare-pid", "--dev", "/dev", "--proc",
-                       "/proc", "--die-with-parent", "true"]
-        if bwrap and (os.geteuid() != 0 or shutil.which("setpriv")) and _probe(bwrap_probe):
-            _isolation_cache = "bwrap"
-        elif unshare and _probe([unshare, "-rn", "--pid", "--fork", "--kill-child", "true"]):
-            _isolation_cache = "unshare"
-        else:
-            _isolation_cache = "none"
-    if forced and LEVELS.index(forced) < LEVELS.index(_isolation_cache):
-        raise SandboxError(f"${LEVEL_ENV}={forced} asks for more isolation than this machine has ({_isolation_cache})")
-    return forced or _isolation_cache
+    key = os.environ.get("PATH", "")
+    if _isolation_cache is None or _isolation_cache[0] != key:
+        abi = landlock.abi_version()
+        _isolation_cache = (key, {
+            "bwrap": None if _bwrap_works() else "bubblewrap (bwrap) is not on PATH or cannot create namespaces",
+            "landlock": None if abi >= 1 else "the kernel has no Landlock (Linux >= 5.13 with it enabled)",
+            "none": None})
+    return _isolation_cache[1]
+
+
+def isolation_level(requested: str | None = None) -> str:
+    """The level a run gets: ``requested`` (or ``$TFAGENT_SANDBOX``, else ``auto``: the best that
+    works). Raises SandboxUnavailable when ``auto`` finds nothing, SandboxError for an unknown
+    level or one this machine does not have."""
+    wanted = (requested or os.environ.get(LEVEL_ENV, "") or "auto").strip().lower()
+    if wanted not in REQUESTS:
+        raise SandboxError(f"sandbox level {wanted!r} is not one of {', '.join(REQUESTS)}")
+    levels = available_levels()
+    if wanted == "auto":
+        found = next((level for level in LEVELS[:-1] if levels[level] is None), None)
+        if found is None:
+            raise SandboxUnavailable(REFUSAL)
+        return found
+    if levels[wanted] is not None:
+        raise SandboxError(f"sandbox level {wanted!r} is not available here: {levels[wanted]}")
+    return wanted
+
+
+def describe_isolation(requested: str | None = None) -> str:
+    """One line for ``tfagent verifiers``: the level generated code will run at, or the refusal."""
+    try:
+        level = isolation_level(requested)
+    except SandboxError as exc:
+        return str(exc)
+    what = {"bwrap": "bubblewrap: private /tmp and HOME, read-only system, no network, own pid namespace",
+            "landlock": f"Landlock ABI {landlock.abi_version()}: writes only in the working copy, HOME and /tmp "
+                        "unreadable, no TCP",
+            "none": "NONE: rlimits and a timeout only (asked for with --sandbox none)"}[level]
+    return f"{level} ({what})"
 
 
 GAPS = {
-    "network": "neither bubblewrap (bwrap) nor unshare works here: generated code runs with rlimits and a "
-               "timeout only, WITHOUT network isolation. Install the Debian package 'bubblewrap'.",
-    "root": "running as root without bubblewrap: the kernel ignores RLIMIT_NPROC for root, so a fork bomb "
-            "is stopped only by the timeout. Install the Debian package 'bubblewrap'.",
+    "network": "sandbox level 'none' (asked for): generated code runs with rlimits and a timeout only, "
+               "WITHOUT file-system or network isolation.",
+    "root": "running as root without bubblewrap or a pids cgroup: the kernel ignores RLIMIT_NPROC for root, "
+            "so a fork bomb is stopped only by the timeout. Install the Debian package 'bubblewrap'.",
+    "root-nproc": "Landlock level as root without a pids cgroup, and the toolchain is not readable by a "
+                  "throwaway uid: a fork bomb is stopped only by the timeout. Install 'bubblewrap'.",
+    "landlock-net": "this kernel's Landlock (ABI < 4) cannot deny TCP and we are not root: generated code "
+                    "runs WITHOUT network isolation. Install 'bubblewrap'.",
+    "udp": "Landlock level without root: TCP is denied, but UDP and unix sockets are not isolated. "
+           "Install 'bubblewrap' for a private network namespace.",
 }
 
 
-def _warn_once_about_gaps(level: str) -> None:
-    gaps = (["network"] if level == "none" else []) + (["root"] if level != "bwrap" and os.geteuid() == 0 else [])
-    for gap in gaps:
+def _warn_once_about_gaps(level: str, extra: Sequence[str] = ()) -> None:
+    gaps = (["network"] if level == "none" else []) + (["root"] if level == "none" and os.geteuid() == 0 else [])
+    for gap in [*gaps, *extra]:
         if gap not in _warned:
             _warned.add(gap)
             warnings.warn(GAPS[gap], RuntimeWarning, stacklevel=3)
@@ -330,28 +381,54 @@ def run_sandboxed(
     extra_ro_paths: Sequence[Path] = (),
     env: dict[str, str] | None = None,
     collect: Sequence[str] = (),
+    level: str | None = None,
 ) -> SandboxResult:
     """Run ``cmd`` in a copy of ``workdir``. The copy is deleted afterwards; files named in
     ``collect`` (relative paths) are read back first. ``env`` adds variables after scrubbing.
     ``{HOME}``, ``{WORK}`` and ``{TMP}`` in ``cmd`` and ``env`` become this run's private folders
-    (use them rather than /tmp: without bubblewrap, /tmp is shared)."""
+    (use them rather than /tmp outside bubblewrap). ``level``: auto | bwrap | landlock | none
+    (default ``$TFAGENT_SANDBOX``, else auto); raises SandboxUnavailable rather than run unisolated."""
     if not cmd:
         raise SandboxError("run_sandboxed: empty command")
-    level = isolation_level()
-    _warn_once_about_gaps(level)
+    level = isolation_level(level)
     layout = _make_layout(Path(workdir))
+    jail = None
     try:
         argv, child_env, drop_uid = _prepare(cmd, layout, level, network, env or {}, extra_ro_paths)
-        # RLIMIT_NPROC counts every task of the uid: a throwaway uid starts at 0, our own does not.
-        nproc = max_processes + (0 if drop_uid is not None else _tasks_of_uid(os.getuid()))
-        limits = _limits_preexec(cpu_seconds or max(1, int(timeout) + 1), memory_bytes, file_size_bytes, nproc,
-                                 open_files)
-        result = _execute(argv, layout.work, child_env, limits, timeout, output_cap_bytes, level)
-        result.network_isolated = level != "none" and not network
+
+        def limits(nproc: int):
+            return _limits_preexec(cpu_seconds or max(1, int(timeout) + 1), memory_bytes, file_size_bytes, nproc,
+                                   open_files)
+
+        if level == "landlock":
+            jail = _landlock_jail(argv, child_env, layout, network, extra_ro_paths, limits, max_processes)
+            preexec, gaps = jail.preexec, jail.gaps
+        else:
+            # RLIMIT_NPROC counts every task of the uid: a throwaway uid starts at 0, our own does not.
+            preexec, gaps = limits(max_processes + (0 if drop_uid is not None else _tasks_of_uid(os.getuid()))), []
+        _warn_once_about_gaps(level, gaps)
+        result = _execute(argv, layout.work, child_env, preexec, timeout, output_cap_bytes, level,
+                          after_exit=jail.cleanup if jail else None)
+        result.network_isolated = (jail.network_isolated if jail else level == "bwrap") and not network
         result.collected = _collect(layout.work, collect, 16 * 1024**2)
         return result
     finally:
+        if jail is not None:
+            jail.cleanup()
         shutil.rmtree(layout.root, onerror=_force_remove)
+
+
+def _landlock_jail(argv, env, layout: _Layout, network: bool, extra_ro_paths, limits, max_processes: int):
+    """The Landlock level's preexec and cleanup; the uid it may drop to owns the run's folder."""
+    binds = _toolchain_binds(argv, env, extra_ro_paths)
+    exe = shutil.which(argv[0], path=env.get("PATH"))
+    needed = [Path(p) for p in (exe, *extra_ro_paths) if p]
+    jail = landlock.prepare(layout.root, hidden=[*_real_homes(), REAL_TMP], keep=binds, needed=needed,
+                            network=network, limits=limits, max_processes=max_processes,
+                            throwaway_uid=_sandbox_uid, own_tasks=lambda: _tasks_of_uid(os.getuid()))
+    if jail.uid is not None:
+        _chown_tree(layout.root, jail.uid)
+    return jail
 
 
 def _force_remove(func, path, exc_info) -> None:
@@ -376,17 +453,15 @@ def _prepare(cmd, layout: _Layout, level: str, network: bool, env: dict[str, str
     if level == "bwrap":
         return _bwrap_prefix(layout, _toolchain_binds(cmd, child_env, extra_ro_paths), drop_uid, network) + cmd, \
             child_env, drop_uid
-    if level == "unshare":
-        return ["unshare", "-r" if network else "-rn", "--pid", "--fork", "--kill-child", "--"] + cmd, child_env, None
     return cmd, child_env, None
 
 
-def _execute(argv, cwd: Path, env, preexec, timeout: float, cap: int, level: str) -> SandboxResult:
+def _execute(argv, cwd: Path, env, preexec, timeout: float, cap: int, level: str, after_exit=None) -> SandboxResult:
     start = time.perf_counter()
     try:  # start_new_session: one process group, killed as a whole
         proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, start_new_session=True, preexec_fn=preexec)
-    except OSError as exc:
+    except (OSError, subprocess.SubprocessError) as exc:  # SubprocessError: the preexec step failed
         return SandboxResult(None, "", f"could not start {argv[0]}: {exc}", False, f"could not start: {exc}",
                              time.perf_counter() - start, False, level)
     readers = [_CappedReader(proc.stdout, cap), _CappedReader(proc.stderr, cap)]
@@ -399,6 +474,8 @@ def _execute(argv, cwd: Path, env, preexec, timeout: float, cap: int, level: str
         timed_out = True
     _kill_group(proc)  # also reaps stragglers left behind after a normal exit
     proc.wait()
+    if after_exit is not None:  # Landlock level: kill what left the group (its cgroup or throwaway uid)
+        after_exit()
     for reader in readers:
         reader.join(timeout=5)  # bounded: in the unisolated mode an escaped daemon may hold the pipe
         reader.stream.close()

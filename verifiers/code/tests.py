@@ -199,7 +199,8 @@ class RunTests(Verifier):
             # ~4 s of startup per attempt and are nothing the user's tests asked for.
             env = {**tc.env, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"} if junit else tc.env
             result = run_sandboxed(cmd, staged, timeout=timeout, memory_bytes=4 * 1024**3, env=env,
-                                   extra_ro_paths=tc.ro_paths, collect=[JUNIT_FILE] if junit else [])
+                                   extra_ro_paths=tc.ro_paths, collect=[JUNIT_FILE] if junit else [],
+                                   level=ctx.options.extra.get("sandbox"))
         diagnostics += self._outcome(result, cmd, junit, lang.name)
         ok = result.ok and not any(d.severity == "error" for d in diagnostics)
         shown = shlex.join([Path(cmd[0]).name, *cmd[1:4]])
