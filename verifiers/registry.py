@@ -19,6 +19,10 @@ class UnknownVerifier(ValueError):
     """A chain names a verifier nobody registered."""
 
 
+class WrongMode(UnknownVerifier):
+    """A chain names a verifier that does not apply to the run's mode."""
+
+
 class VerifierUnavailable(RuntimeError):
     """A verifier asked for by name cannot run on this machine."""
 
@@ -97,16 +101,32 @@ class Chain:
         return verdicts
 
 
+def check_modes(names: list[str], mode: str, registry: dict[str, VerifierInfo] | None = None) -> None:
+    """Refuse a verifier that does not apply to ``mode`` (``tfagent code --verify hcl``): its
+    ``modes`` say where it makes sense. Raises ``WrongMode`` (a usage error, exit 2)."""
+    registry = registry if registry is not None else discover()
+    for name in names:
+        info = registry.get(name)
+        if info is None or info.cls is None:
+            continue  # unknown or unloadable names are reported by build_chain
+        modes = tuple(getattr(info.cls, "modes", ()) or ())
+        if modes and mode not in modes:
+            raise WrongMode(f"verifier {name!r} does not apply to {mode} mode (it checks: {', '.join(modes)})")
+
+
 def build_chain(
     names: list[str],
     requested: set[str] | None = None,
     registry: dict[str, VerifierInfo] | None = None,
+    mode: str | None = None,
 ) -> Chain:
     """Instantiate the named verifiers.
 
     ``requested`` are the names the user typed: one of those that cannot run raises
     ``VerifierUnavailable`` (exit 2); others (defaults) are skipped and reported once."""
     registry = registry if registry is not None else discover()
+    if mode is not None:
+        check_modes(names, mode, registry)
     requested = requested or set()
     chain = Chain(verifiers=[])
     for name in names:

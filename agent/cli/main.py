@@ -15,6 +15,7 @@ import click
 
 from tfagent.agent.core.click_groups import DefaultLazyGroup
 from tfagent.agent.core.console import fail
+from tfagent.agent.core.defaults import DEFAULT_CHAIN
 from tfagent.agent.core.exits import EXIT_USAGE
 
 if TYPE_CHECKING:
@@ -126,7 +127,7 @@ def code_command(prompt: str | None, lang: str, test_cmd: str | None, tests_path
 
 @main.command("verify")
 @click.argument("directory", type=click.Path(path_type=Path, exists=True, file_okay=False))
-@click.option("--verify", "verify_chain", default="hcl,fmt,validate", show_default=True)
+@click.option("--verify", "verify_chain", default=",".join(DEFAULT_CHAIN["terraform"]), show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--all", "run_all", is_flag=True, help="Report every stage instead of stopping at the first failure.")
 @click.option("--policy", "policies", multiple=True, type=click.Path(path_type=Path, exists=True))

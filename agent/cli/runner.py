@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -16,6 +15,9 @@ from tfagent.verifiers.base import VerifyContext, VerifyOptions
 from tfagent.verifiers.registry import UnknownVerifier, VerifierUnavailable, build_chain, parse_chain
 
 from tfagent.agent.core.console import err_console, fail
+from tfagent.agent.core.defaults import MAX_ATTEMPTS, READY_TIMEOUT
+from tfagent.agent.core.defaults import default_chain as mode_default_chain
+from tfagent.agent.core.verify_options import build_verify_options
 from tfagent.agent.core.exits import EXIT_FORGE, EXIT_OK, EXIT_UNREACHABLE, EXIT_UNVERIFIED, EXIT_USAGE
 from tfagent.agent.core.config import ConfigError, load_config, resolve_endpoint
 from tfagent.agent.loop.graph import run_agent
@@ -26,50 +28,32 @@ from tfagent.agent.loop.runs import RunStore, new_run_id
 from tfagent.agent.loop.state import RunRequest
 from tfagent.agent.core.types import Endpoint, RunResult
 
-DEFAULT_CHAIN = {"terraform": "hcl,fmt,validate"}
-
 
 def _default_chain(mode: str, lang: str | None, has_tests: bool) -> list[str]:
     if mode == "code":
         from tfagent.verifiers.code.code_lang import default_chain
 
         return list(default_chain(lang or "python", has_tests))
-    return parse_chain(DEFAULT_CHAIN["terraform"])
+    return mode_default_chain(mode)
 
 
 def _options(prompt: str, mode: str, lang: str | None, p: dict[str, Any], defaults: dict[str, Any]) -> VerifyOptions:
-    mirror = p.get("provider_mirror") or defaults.get("provider_mirror")
-    policies = [Path(x) for x in (p.get("policies") or ())] or [Path(x) for x in defaults.get("policy", [])]
-    offline = p.get("offline_aws")
-    extra: dict[str, Any] = {"terraform": p["terraform_bin"]} if p.get("terraform_bin") else {}
-    sandbox = p.get("sandbox") or os.environ.get(SANDBOX_ENV) or defaults.get("sandbox")
-    if sandbox:  # flag > environment > config key; unset means "auto" (the best level, else refuse)
-        extra["sandbox"] = sandbox
-    offline_aws = bool(defaults.get("offline_aws", False) if offline is None else offline)
-    if offline_aws:
-        # Offline, data sources that call the AWS API can only be planned as "read at apply time".
-        extra["defer_data_sources"] = True
-    return VerifyOptions(
-        prompt=prompt,
-        mode=mode,
-        provider_mirror=Path(mirror) if mirror else None,
-        offline_aws=offline_aws,
-        policies=policies,
-        lang=lang,
-        test_cmd=p.get("test_cmd"),
-        tests=Path(p["tests_path"]) if p.get("tests_path") else None,
-        extra=extra,
-        builtin_policies=not p.get("no_builtin_policies"),
-    )
+    return build_verify_options(prompt, mode, lang, p, defaults)
 
 
 TERRAFORM_STAGES = {"fmt", "validate", "plan"}
 CODE_RUNNING_STAGES = {"compile", "tests"}  # stages that execute generated code (in the sandbox)
-SANDBOX_ENV = "TFAGENT_SANDBOX"
 
 
 def check_inputs(chain: list[str], options: VerifyOptions) -> None:
-    """Fail before any model call on unusable inputs: a bad --policy, a bad mirror or --terraform."""
+    """Fail before any model call on unusable inputs: a verifier of the other mode, a bad --policy,
+    a bad mirror or --terraform."""
+    from tfagent.verifiers.registry import WrongMode, check_modes
+
+    try:
+        check_modes(chain, options.mode)
+    except WrongMode as exc:
+        raise ConfigError(f"--verify: {exc}") from None
     if options.policies:
         from tfagent.verifiers.policy.rego import PolicyError, check_policies
 
@@ -131,8 +115,8 @@ def _build_request(prompt: str | None, mode: str, lang: str | None, p: dict[str,
     req = RunRequest(
         prompt=prompt.strip(), endpoint=endpoint, mode=mode, chain=chain,
         requested=set(parse_chain(p["verify_chain"])) if p.get("verify_chain") else set(),
-        max_attempts=p.get("max_attempts") or int(defaults.get("max_attempts", 3)), options=options, lang=lang,
-        run_id=new_run_id(), ready_timeout=p.get("ready_timeout") or float(defaults.get("ready_timeout", 10.0)),
+        max_attempts=p.get("max_attempts") or int(defaults.get("max_attempts", MAX_ATTEMPTS)), options=options, lang=lang,
+        run_id=new_run_id(), ready_timeout=p.get("ready_timeout") or float(defaults.get("ready_timeout", READY_TIMEOUT)),
         fail_fast=not p.get("run_all"),
     )
     out = Path(p.get("out") or defaults.get("out") or ("infra" if mode == "terraform" else "src"))

