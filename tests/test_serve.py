@@ -17,7 +17,8 @@ from click.testing import CliRunner
 
 from tfagent.agent.core.config import load_config
 from tfagent.agent.serving.localmodel import MODELS
-from tfagent.agent.serving.serve import (ServeOptions, backend_notes, quantize_command, read_record, serve_command,
+from tfagent.agent.serving.quantize import quantize_command
+from tfagent.agent.serving.serve import (ServeOptions, backend_notes, read_record, serve_command,
                                  server_argv, servers_dir)
 
 from test_gguf_info import write_gguf

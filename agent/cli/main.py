@@ -27,7 +27,7 @@ LAZY_COMMANDS = {
     "eval": ("tfagent.evals.cli", "eval_group", "Measure endpoints (quants) on a suite: first try vs with retries, paired against a reference."),
     "serve": ("tfagent.agent.serving.serve", "serve_command",
               "Serve MODEL.gguf (or a --ladder of them) on 127.0.0.1 and register it as an endpoint."),
-    "quantize": ("tfagent.agent.serving.serve", "quantize_command",
+    "quantize": ("tfagent.agent.serving.quantize", "quantize_command",
                  "Write one GGUF per quantization type into --out and report each one's size and bits per weight."),
     "bench": ("tfagent.agent.serving.bench", "bench_command",
               "Measure ENDPOINT (a configured name or a base URL): tok/s, TTFT and latency percentiles, errors."),
