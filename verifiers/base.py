@@ -36,6 +36,7 @@ CATEGORIES = (
     "test",  # a test failed (code mode)
     "sandbox",  # generated code was killed for resource use / isolation breach
     "provider",  # provider could not be installed (air-gapped mirror lacks it)
+    "secret",  # the reply hard-codes the value of a secret from the environment
     "other",
 )
 

@@ -58,6 +58,9 @@ def main() -> None:
       tfagent verify infra/ --verify hcl,fmt,validate,plan
       tfagent eval terraform-aws --endpoints iq1_s,q4 --reference q4
     """
+    from tfagent.agent.core.secrets import install_log_redaction
+
+    install_log_redaction()  # no log line of any command may carry a secret's value
 
 
 def model_options(f):
@@ -238,13 +241,15 @@ def runs_show(run_id: str, as_json: bool) -> None:
     """Print one run's attempts and diagnostics."""
     from tfagent.agent.cli.render import print_attempt
     from tfagent.agent.loop.runs import RunStore
+    from tfagent.agent.core.secrets import redact_obj
     from tfagent.agent.core.types import Attempt
 
     row = RunStore().get(run_id)
     if row is None:
         raise fail(f"no run {run_id!r} (see `tfagent runs`)", EXIT_USAGE)
     if as_json:
-        click.echo(json.dumps({"run_id": row.run_id, "status": row.status, "request": row.request, "result": row.result}, indent=2))
+        doc = {"run_id": row.run_id, "status": row.status, "request": row.request, "result": row.result}
+        click.echo(json.dumps(redact_obj(doc), indent=2))  # also runs stored before a secret was known
         return
     console = out_console()
     console.print(f"run {row.run_id} · {row.status} · {row.prompt}", highlight=False)

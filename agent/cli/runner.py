@@ -20,6 +20,7 @@ from tfagent.agent.core.defaults import default_chain as mode_default_chain
 from tfagent.agent.core.verify_options import build_verify_options
 from tfagent.agent.core.exits import EXIT_FORGE, EXIT_OK, EXIT_UNREACHABLE, EXIT_UNVERIFIED, EXIT_USAGE
 from tfagent.agent.core.config import ConfigError, load_config, resolve_endpoint
+from tfagent.agent.core.secrets import redact, redact_obj
 from tfagent.agent.loop.graph import run_agent
 from tfagent.agent.model.client import ModelError, ServerUnreachable
 from tfagent.agent.core.output import OutputError, write_files
@@ -108,6 +109,7 @@ def _build_request(prompt: str | None, mode: str, lang: str | None, p: dict[str,
         return req, Path(p.get("out") or r["out"])
     if not prompt or not prompt.strip():
         raise ConfigError('missing PROMPT: tfagent "create a private storage account" [options]')
+    prompt = redact(prompt)  # a prompt that quotes a secret: the model, the store and the output never see it
     endpoint = resolve_endpoint(config, p.get("endpoint_name"), p.get("base_url"), p.get("model"), p.get("api_key"))
     chain_text = p.get("verify_chain") or (defaults.get("verify") if mode == "terraform" else None)
     chain = parse_chain(chain_text) if chain_text else _default_chain(mode, lang, bool(p.get("test_cmd") or p.get("tests_path")))
@@ -134,7 +136,7 @@ def execute(prompt: str | None, mode: str, lang: str | None, params: dict[str, A
     store = RunStore()
     resume = bool(params.get("resume_id"))
     if not resume:
-        store.start(request.run_id, request.prompt, _request_record(request, out, params))
+        store.start(request.run_id, request.prompt, redact_obj(_request_record(request, out, params)))
     as_json = params.get("as_json")
     try:
         with LiveStatus(errc, enabled=not as_json) as live:
@@ -150,7 +152,7 @@ def execute(prompt: str | None, mode: str, lang: str | None, params: dict[str, A
     except KeyboardInterrupt:
         store.interrupted(request.run_id)
         raise fail(f"interrupted; continue with: tfagent --resume {request.run_id}", 130)
-    store.finish(request.run_id, result.to_dict())
+    store.finish(request.run_id, redact_obj(result.to_dict()))
     return _deliver(result, out, params, git, console, errc)
 
 
@@ -166,7 +168,7 @@ def _deliver(result: RunResult, out: Path, params: dict[str, Any], git, console:
             raise fail(str(exc), EXIT_USAGE)
     if params.get("as_json"):
         doc = {"ok": result.ok, "out": str(out) if written else None, **result.to_dict()}
-        click.echo(json.dumps(doc, indent=2))
+        click.echo(json.dumps(redact_obj(doc), indent=2))
     else:
         print_result(console, result, written, str(out))
         if not result.ok and result.files:

@@ -32,6 +32,7 @@ from typing import Any
 
 import tomli_w
 
+from tfagent.agent.core import secrets
 from tfagent.agent.core.types import REQUEST_PARAMS, Endpoint
 
 LOCAL_CONFIG = "tfagent.toml"
@@ -164,6 +165,7 @@ def resolve_endpoint(
     if not url.startswith(("http://", "https://")):
         raise ConfigError(f"--base-url must be an http(s) URL, got {url!r}")
     key = api_key or os.environ.get("TFAGENT_API_KEY") or (base.api_key if base else None)
+    secrets.register(key)  # a key from a flag or an ordinary-looking variable is still redacted everywhere
     return Endpoint(
         name=base.name if base else "cli",
         base_url=url.rstrip("/"),

@@ -94,3 +94,8 @@ def no_files_feedback(fence: str = "hcl", example: str = "main.tf") -> str:
 def rejected_files_feedback(diagnostics: list[Diagnostic], max_files: int, max_bytes: int) -> str:
     lines = "\n".join(f"- {d.summary}" for d in dedupe_and_sort(diagnostics))
     return render("rejected_files", diagnostics=lines, max_files=max_files, max_kib=max_bytes // 1024).strip()
+
+
+def hardcoded_secret_feedback(names: list[str]) -> str:
+    """Names only: the value itself must never go back to the model."""
+    return render("hardcoded_secret", names=", ".join(names)).strip()

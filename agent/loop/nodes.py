@@ -15,7 +15,7 @@ from tfagent.agent.loop import feedback as fb
 from tfagent.agent.model.client import ModelClient
 from tfagent.agent.core.output import materialize, read_back
 from tfagent.agent.loop.replies import MAX_FILES, MAX_TOTAL_BYTES, parse_reply
-from tfagent.agent.core.secrets import redact
+from tfagent.agent.core.secrets import hardcoded_in, redact
 from tfagent.agent.loop.state import AgentState, RunRequest
 from tfagent.agent.core.types import Attempt, Completion
 
@@ -81,13 +81,20 @@ class Runtime:
 
     def _attempt_from(self, number: int, messages: list[dict[str, str]], c: Completion) -> Attempt:
         fmt = reply_format(self.request.mode, self.request.lang)
+        # The reply is kept redacted (state, run store, --json, the next request): a model may echo a
+        # secret. Files that hard-code a secret's value fail the attempt, and are never kept.
         attempt = Attempt(
-            number=number, messages=messages, reply=c.text, reasoning=c.reasoning, finish_reason=c.finish_reason,
+            number=number, messages=messages, reply=redact(c.text), reasoning=c.reasoning, finish_reason=c.finish_reason,
             usage=c.usage, ttft=c.ttft, model_seconds=c.seconds, transport_retries=c.transport_retries,
         )
         parsed = parse_reply(c.text, c.reasoning, default_name=fmt.default_name, accept_langs=fmt.accept_langs, join_unlabeled=fmt.join_unlabeled)
-        attempt.reasoning = parsed.reasoning
-        if c.finish_reason == "length":
+        attempt.reasoning = redact(parsed.reasoning) if parsed.reasoning else parsed.reasoning
+        leaked = hardcoded_in([*parsed.files.keys(), *parsed.files.values()])
+        if leaked:
+            attempt.reply_diagnostics = [error(f"the reply hard-codes the value of {', '.join(leaked)}", source="reply",
+                                               category="secret")]
+            attempt.feedback = fb.hardcoded_secret_feedback(leaked)
+        elif c.finish_reason == "length":
             tokens = c.usage.completion_tokens
             attempt.reply_diagnostics = [error(f"reply cut off after {tokens} tokens", source="reply", category="cutoff")]
             attempt.feedback = fb.cutoff_feedback(tokens)

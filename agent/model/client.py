@@ -24,6 +24,7 @@ import httpx
 import openai
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, stop_before_delay
 
+from tfagent.agent.core.secrets import redact_obj
 from tfagent.agent.core.types import TIMING_KEYS, Completion, Endpoint, Usage
 from tfagent.agent.model.accounting import count_prompt_tokens, usage_from
 
@@ -202,7 +203,7 @@ class ModelClient:
         kwargs = {k: merged.pop(k) for k in _SCHEMA_PARAMS if k in merged}
         kwargs.update(
             model=self.endpoint.model,
-            messages=messages,
+            messages=redact_obj(messages),  # last line of defence: no secret value ever leaves in a request
             stream=True,
             stream_options={"include_usage": True},
         )

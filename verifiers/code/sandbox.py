@@ -19,7 +19,6 @@ Isolation levels, best first (``isolation_level()`` says which one a run gets; `
 
 from __future__ import annotations
 
-import fnmatch
 import functools
 import itertools
 import os
@@ -37,17 +36,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
+from tfagent.agent.core import secrets
+from tfagent.agent.core.secrets import is_secret_name  # noqa: F401  (re-exported: the sandbox's policy)
 from tfagent.verifiers.base import Diagnostic, error, warning
 from tfagent.verifiers.code import landlock
 
 TRUNCATED_MARK = "\n[output truncated]\n"
 
-# Environment variable names that may hold secrets; matched case-insensitively against the name.
-SECRET_NAME_PATTERNS = (
-    "*KEY*", "*TOKEN*", "*SECRET*", "*PASSWORD*", "*PASSWD*", "*CREDENTIAL*", "*AUTH*", "*COOKIE*",
-    "*SESSION*", "AWS_*", "AZURE_*", "ARM_*", "GOOGLE_*", "GCP_*", "GITHUB_*", "GITLAB_*", "OPENAI_*",
-    "TFAGENT_*",
-)
+# Not secrets, but tfagent's own settings (server URL, sandbox level …): none of generated code's business.
+OWN_SETTINGS_PREFIX = "TFAGENT_"
 # Point at the real user's directories; replaced by the sandbox's own HOME.
 USER_DIR_VARS = ("HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "TMPDIR")
 
@@ -191,14 +188,10 @@ def _warn_once_about_gaps(level: str, extra: Sequence[str] = ()) -> None:
 # ---------------------------------------------------------------- environment and directories
 
 
-def is_secret_name(name: str) -> bool:
-    upper = name.upper()
-    return any(fnmatch.fnmatchcase(upper, pattern) for pattern in SECRET_NAME_PATTERNS)
-
-
 def scrubbed_env(home: Path, tmp: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
     """The parent's environment minus secrets and user directories, plus the sandbox's own HOME."""
-    env = {k: v for k, v in os.environ.items() if not is_secret_name(k) and k not in USER_DIR_VARS}
+    env = {k: v for k, v in secrets.scrubbed_env().items()  # the one secret policy (agent/core/secrets.py)
+           if k not in USER_DIR_VARS and not k.upper().startswith(OWN_SETTINGS_PREFIX)}
     env.update(HOME=str(home), TMPDIR=str(tmp), XDG_CACHE_HOME=str(home / ".cache"),
                XDG_CONFIG_HOME=str(home / ".config"), PYTHONDONTWRITEBYTECODE="1")
     env.update(extra or {})
