@@ -310,7 +310,10 @@ def _report_options(f):
 @click.argument("run_id", required=False)
 @_report_options
 @click.option("--scoring", default="run", show_default=True, help="Which verdicts: 'run' or a rescore name.")
-def report_command(run_id, db, reference, out, scoring) -> None:
+@click.option("--format", "output_format", type=click.Choice(["table", "junit"]), default="table", show_default=True,
+              help="junit: JUnit XML, one test case per task × endpoint (× sample), for CI dashboards.")
+@click.option("--output", type=click.Path(path_type=Path, dir_okay=False), help="Write the --format junit document here (atomically).")
+def report_command(run_id, db, reference, out, scoring, output_format, output) -> None:
     """Show (and write) the report of a stored run; without RUN_ID, list the stored runs."""
     from tfagent.evals.store import Store, StoreError
 
@@ -322,9 +325,27 @@ def report_command(run_id, db, reference, out, scoring) -> None:
                                      highlight=False)
                 return
             store.run(run_id)
+            if output_format == "junit":
+                _write_junit(store, run_id, scoring, output)
+                return
             _show_report(store, run_id, reference, scoring, out)
     except StoreError as exc:
         raise fail(str(exc)) from None
+
+
+def _write_junit(store, run_id: str, scoring: str, output: Path | None) -> None:
+    from tfagent.agent.core.output import OutputError, write_text_atomic
+    from tfagent.evals.junit_report import run_junit
+
+    document = run_junit(store, run_id, scoring)
+    if output is None:
+        click.echo(document, nl=False)
+        return
+    try:
+        write_text_atomic(output, document)
+    except OutputError as exc:
+        raise fail(str(exc)) from None
+    _console(stderr=True).print(f"wrote {output}", highlight=False, soft_wrap=True)
 
 
 @eval_group.command("rescore")

@@ -10,8 +10,8 @@ from pathlib import Path
 import junitparser
 from click.testing import CliRunner
 
-from tfagent.agent.config import load_config, user_config_path
-from tfagent.agent.testing import ScriptedServer
+from tfagent.agent.core.config import load_config, user_config_path
+from tfagent.agent.model.testing import ScriptedServer
 from tfagent.evals.cli import eval_group
 from tfagent.evals.junit_report import run_junit
 from tfagent.evals.runner import EvalPlan, EvalRunner

@@ -137,3 +137,34 @@ def test_junit_text_with_characters_xml_cannot_carry_still_parses():
     root = ET.fromstring(xml.encode())
     failure = root.find("testsuite/testcase/failure")
     assert "]]> <tag> &" in failure.text and "\x00" not in failure.text
+
+
+def test_cli_verify_several_paths_as_sarif_and_junit(tmp_path, monkeypatch, sarif_schema):
+    from click.testing import CliRunner
+
+    from tfagent.agent.cli import main
+
+    good, bad = tmp_path / "good", tmp_path / "stacks" / "bad"
+    good.mkdir()
+    bad.mkdir(parents=True)
+    (good / "main.tf").write_text('resource "aws_s3_bucket" "ok" {\n  bucket = "ok"\n}\n')
+    (bad / "main.tf").write_text('resource "aws_s3_bucket" "ko" {\n  bucket = \n}\n')
+    (bad / "vars.tf").write_text('variable "x" {}\n')
+    monkeypatch.chdir(tmp_path)
+    # Two files of one folder (as pre-commit passes them) verify that folder once.
+    args = ["verify", "good", "stacks/bad/main.tf", "stacks/bad/vars.tf", "--verify", "hcl"]
+    result = CliRunner().invoke(main, [*args, "--format", "sarif", "--output", "out/tfagent.sarif"])
+    assert result.exit_code == 1, result.output
+    doc = json.loads((tmp_path / "out" / "tfagent.sarif").read_text())
+    validate_sarif(doc, sarif_schema)
+    results = doc["runs"][0]["results"]
+    assert [r["ruleId"] for r in results] == ["hcl/syntax"]
+    location = results[0]["locations"][0]["physicalLocation"]
+    assert location["artifactLocation"]["uri"] == "stacks/bad/main.tf" and location["region"]["startLine"] >= 2
+    junit = CliRunner().invoke(main, [*args, "--format", "junit"])
+    assert junit.exit_code == 1
+    root = ET.fromstring(junit.stdout.encode())
+    assert [s.get("name") for s in root.findall("testsuite")] == ["tfagent verify good", "tfagent verify stacks/bad"]
+    assert root.get("tests") == "2" and root.get("failures") == "1"
+    ok = CliRunner().invoke(main, ["verify", "good", "--verify", "hcl", "--format", "sarif"])
+    assert ok.exit_code == 0 and json.loads(ok.stdout)["runs"][0]["results"] == []

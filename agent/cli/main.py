@@ -129,9 +129,12 @@ def code_command(prompt: str | None, lang: str, test_cmd: str | None, tests_path
 
 
 @main.command("verify")
-@click.argument("directory", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True))
 @click.option("--verify", "verify_chain", default=",".join(DEFAULT_CHAIN["terraform"]), show_default=True)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--format", "output_format", type=click.Choice(["text", "json", "sarif", "junit"]), default="text",
+              show_default=True, help="sarif: SARIF 2.1.0 for code scanning; junit: JUnit XML for CI dashboards.")
+@click.option("--output", type=click.Path(path_type=Path, dir_okay=False), help="Write the --format document here (atomically) instead of stdout.")
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 @click.option("--all", "run_all", is_flag=True, help="Report every stage instead of stopping at the first failure.")
 @click.option("--policy", "policies", multiple=True, type=click.Path(path_type=Path, exists=True))
 @click.option("--no-builtin-policies", is_flag=True)
@@ -142,11 +145,12 @@ def code_command(prompt: str | None, lang: str, test_cmd: str | None, tests_path
 @click.option("--mode", type=click.Choice(["terraform", "code"]), default="terraform")
 @click.option("--lang", default=None)
 @sandbox_option
-def verify_command(directory: Path, **params: Any) -> None:
-    """Run the verifier chain on existing files (no model). Exit 0 only if every stage passes."""
-    from tfagent.agent.cli.runner import verify_directory
+def verify_command(paths: tuple[Path, ...], **params: Any) -> None:
+    """Run the verifier chain on existing files (no model): each named folder, and the folder of each
+    named file (what pre-commit passes). Exit 0 only if every stage passes in every folder."""
+    from tfagent.agent.cli.verify_paths import verify_paths
 
-    sys.exit(verify_directory(directory, params))
+    sys.exit(verify_paths(list(paths), params))
 
 
 @main.command("verifiers")

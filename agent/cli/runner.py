@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import click
 from rich.console import Console
 
-from tfagent.verifiers.base import VerifyContext, VerifyOptions
-from tfagent.verifiers.registry import UnknownVerifier, VerifierUnavailable, build_chain, parse_chain
+from tfagent.verifiers.base import VerifyOptions
+from tfagent.verifiers.registry import UnknownVerifier, VerifierUnavailable, parse_chain
 
 from tfagent.agent.core.console import err_console, fail
 from tfagent.agent.core.defaults import MAX_ATTEMPTS, READY_TIMEOUT
@@ -200,32 +198,6 @@ def _publish(session, result: RunResult, errc: Console, code: int, params: dict[
     if params.get("as_json"):
         click.echo(json.dumps({"ok": result.ok, **result.to_dict(), "git": outcome.__dict__}, indent=2, default=str))
     return code
-
-
-def verify_directory(directory: Path, p: dict[str, Any]) -> int:
-    """`tfagent verify DIR`: the chain on a copy of DIR (the user's files are never rewritten)."""
-    try:
-        names = parse_chain(p["verify_chain"])
-        chain = build_chain(names, requested=set(names))
-    except (UnknownVerifier, VerifierUnavailable) as exc:
-        raise fail(str(exc), EXIT_USAGE)
-    options = _options(p.get("prompt", ""), p.get("mode", "terraform"), p.get("lang"), p, {})
-    try:
-        check_inputs(names, options)
-    except ConfigError as exc:
-        raise fail(str(exc), EXIT_USAGE)
-    with tempfile.TemporaryDirectory(prefix="tfagent-verify-") as tmp:
-        work = Path(tmp) / "work"
-        shutil.copytree(directory, work, ignore=shutil.ignore_patterns(".terraform", ".git"))
-        options.artifacts_dir = Path(tmp) / "artifacts"
-        options.artifacts_dir.mkdir()
-        verdicts = chain.run(VerifyContext(workdir=work, options=options), fail_fast=not p.get("run_all"))
-        ok = all(v.ok for v in verdicts) and len(verdicts) == len(chain.verifiers)
-        if p.get("as_json"):
-            click.echo(json.dumps({"ok": ok, "directory": str(directory), "stages": [v.to_dict() for v in verdicts]}, indent=2))
-        else:
-            _print_verdicts(Console(), verdicts, ok)
-    return EXIT_OK if ok else EXIT_UNVERIFIED
 
 
 def _print_verdicts(console: Console, verdicts, ok: bool) -> None:

@@ -75,3 +75,22 @@ def read_back(workdir: Path, names: list[str]) -> dict[str, str]:
         if path.is_file():
             out[rel] = path.read_text(encoding="utf-8")
     return out
+
+
+def write_text_atomic(path: Path, text: str) -> Path:
+    """Write one report file (SARIF, JUnit) all or nothing: a temporary file in the same folder,
+    then a rename, so a reader (code scanning upload, a CI dashboard) never sees half a document."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tfagent-tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+                fh.write(text)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc}") from None
+    return path

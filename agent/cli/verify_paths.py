@@ -1,0 +1,112 @@
+"""`tfagent verify PATH...`: the verifier chain (no model) on each folder named or holding a named
+file — what the pre-commit hook passes (changed ``.tf`` files) — rendered as text, JSON, SARIF 2.1.0
+or JUnit XML. Every folder is verified on a temporary copy, so the user's files are never rewritten."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+from tfagent import __version__
+from tfagent.agent.core.config import ConfigError
+from tfagent.agent.core.console import fail
+from tfagent.agent.core.exits import EXIT_OK, EXIT_UNVERIFIED, EXIT_USAGE
+from tfagent.agent.core.output import OutputError, write_text_atomic
+from tfagent.verifiers.base import Verdict, VerifyContext
+from tfagent.verifiers.formats.junit import Suite, to_junit_xml, verdict_cases
+from tfagent.verifiers.formats.sarif import FolderVerdicts, to_sarif
+from tfagent.verifiers.registry import UnknownVerifier, VerifierUnavailable, build_chain, parse_chain
+
+FORMATS = ("text", "json", "sarif", "junit")
+IGNORED = (".terraform", ".git")
+
+
+def folders_of(paths: list[Path]) -> list[Path]:
+    """The folders to verify, each once, in the order first named: a folder as is, a file's parent."""
+    seen: dict[Path, None] = {}
+    for path in paths:
+        folder = path if path.is_dir() else path.parent
+        seen.setdefault(Path(os.path.normpath(folder)), None)
+    return list(seen)
+
+
+def _relative(folder: Path, root: Path) -> str:
+    return Path(os.path.relpath(folder.resolve(), root.resolve())).as_posix()
+
+
+def _files(folder: Path) -> list[str]:
+    out = []
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and not any(part in IGNORED for part in path.relative_to(folder).parts):
+            out.append(path.relative_to(folder).as_posix())
+    return out
+
+
+def verify_paths(paths: list[Path], p: dict[str, Any]) -> int:
+    from tfagent.agent.cli.runner import _options, _print_verdicts, check_inputs
+
+    fmt = "json" if p.get("as_json") else (p.get("output_format") or "text")
+    if not paths:
+        raise fail("tfagent verify: name at least one folder or file", EXIT_USAGE)
+    try:
+        names = parse_chain(p["verify_chain"])
+        chain = build_chain(names, requested=set(names))
+    except (UnknownVerifier, VerifierUnavailable) as exc:
+        raise fail(str(exc), EXIT_USAGE)
+    options = _options(p.get("prompt", ""), p.get("mode", "terraform"), p.get("lang"), p, {})
+    try:
+        check_inputs(names, options)
+    except ConfigError as exc:
+        raise fail(str(exc), EXIT_USAGE)
+    root = Path.cwd()
+    results: list[tuple[Path, list[Verdict], bool]] = []
+    for folder in folders_of(paths):
+        with tempfile.TemporaryDirectory(prefix="tfagent-verify-") as tmp:
+            work = Path(tmp) / "work"
+            shutil.copytree(folder, work, ignore=shutil.ignore_patterns(*IGNORED))
+            options.artifacts_dir = Path(tmp) / "artifacts"
+            options.artifacts_dir.mkdir()
+            verdicts = chain.run(VerifyContext(workdir=work, options=options), fail_fast=not p.get("run_all"))
+        ok = all(v.ok for v in verdicts) and len(verdicts) == len(chain.verifiers)
+        results.append((folder, verdicts, ok))
+    all_ok = all(ok for _, _, ok in results)
+    document = _render(fmt, results, chain, root)
+    if document is not None:
+        if p.get("output"):
+            try:
+                write_text_atomic(Path(p["output"]), document)
+            except OutputError as exc:
+                raise fail(str(exc), EXIT_USAGE)
+        else:
+            click.echo(document, nl=False)
+    if fmt == "text" or (document is not None and p.get("output")):
+        console = Console(stderr=document is not None and not p.get("output"))
+        for folder, verdicts, ok in results:
+            if len(results) > 1:
+                console.print(f"[bold]{folder}[/]", highlight=False)
+            _print_verdicts(console, verdicts, ok)
+    return EXIT_OK if all_ok else EXIT_UNVERIFIED
+
+
+def _render(fmt: str, results: list[tuple[Path, list[Verdict], bool]], chain, root: Path) -> str | None:
+    if fmt == "text":
+        return None
+    if fmt == "json":
+        folders = [{"ok": ok, "directory": str(folder), "stages": [v.to_dict() for v in verdicts]} for folder, verdicts, ok in results]
+        # One folder keeps the shape `tfagent verify DIR --json` always had.
+        doc = folders[0] if len(folders) == 1 else {"ok": all(f["ok"] for f in folders), "folders": folders}
+        return json.dumps(doc, indent=2) + "\n"
+    descriptions = {v.name: v.description for v in chain.verifiers}
+    if fmt == "sarif":
+        items = [FolderVerdicts(_relative(folder, root), verdicts, _files(folder), descriptions) for folder, verdicts, _ in results]
+        return json.dumps(to_sarif(items, tool_version=__version__, srcroot=root, skipped=chain.skipped), indent=2) + "\n"
+    suites = [Suite(f"tfagent verify {_relative(folder, root)}", verdict_cases(_relative(folder, root), chain.names, verdicts, chain.skipped))
+              for folder, verdicts, _ in results]
+    return to_junit_xml(suites)
