@@ -21,12 +21,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from tfagent.evals.judge_hcl import HclParseError, attribute_check, parse_blocks, required_types_check
+from tfagent.evals.judge_hcl import attribute_check, parse_blocks, required_types_check
 from tfagent.evals.suite import Task
 from tfagent.evals.suite_fields import FieldError, rego_package, safe_relative
 from tfagent.verifiers.base import Verdict, Verifier, VerifyContext, VerifyOptions
+from tfagent.verifiers.terraform.hcl import HclParseError
 
-OFFLINE_PLAN_MARK = "cannot plan offline"  # the plan verifier's summary for data sources needing the AWS API
+OFFLINE_DATA_SOURCE = "offline_data_source"  # the plan verifier's rule for data sources needing the AWS API
 _instances: dict[str, Verifier] = {}
 _instances_lock = threading.Lock()
 
@@ -72,19 +73,22 @@ def judge_task(task: Task, files: dict[str, str], *, options: VerifyOptions,
                         seconds=time.perf_counter() - start)
 
 
+JUDGE_STAGES = ("plan", "checkov", "tests")  # the verifiers a task's judge may name
+
+
 def _verifier(name: str) -> Verifier:
-    """One instance per verifier per process: they keep caches (Terraform's init per provider set)."""
+    """One instance per verifier per process (they keep caches: Terraform's init per provider set),
+    looked up in the verifier registry like every other chain."""
+    if name not in JUDGE_STAGES:
+        raise ValueError(f"the judge has no stage {name!r} (known: {', '.join(JUDGE_STAGES)})")
     with _instances_lock:
         if name not in _instances:
-            if name == "plan":
-                from tfagent.verifiers.terraform.plan import TerraformPlan as cls
-            elif name == "checkov":
-                from tfagent.verifiers.scanners.checkov import Checkov as cls
-            elif name == "tests":
-                from tfagent.verifiers.code.tests import RunTests as cls
-            else:
-                raise ValueError(f"the judge has no stage {name!r}")
-            _instances[name] = cls()
+            from tfagent.verifiers.registry import discover
+
+            info = discover().get(name)
+            if info is None or info.cls is None:
+                raise ValueError(f"the judge's stage {name!r} is not registered: {info.load_error if info else 'no entry point'}")
+            _instances[name] = info.cls()  # availability is the stage's own business (missing checkov → unsupported)
         return _instances[name]
 
 
@@ -189,7 +193,7 @@ class _JudgeRun:
         verdict, ctx = self._run_stage("plan", options)
         if verdict is None:
             return None
-        needs_api = [d for d in verdict.diagnostics if OFFLINE_PLAN_MARK in d.summary]
+        needs_api = [d for d in verdict.diagnostics if d.rule == OFFLINE_DATA_SOURCE]
         if not verdict.ok:
             self.add("plan", False, _summary(verdict))
             return None

@@ -11,13 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tfagent.evals.suite_fields import HclCheck
-
-
-class HclParseError(ValueError):
-    def __init__(self, file: str, detail: str):
-        super().__init__(f"{file}: {detail}")
-        self.file = file
-        self.detail = detail
+from tfagent.verifiers.terraform.hcl import parse_text, unquote
 
 
 @dataclass
@@ -34,22 +28,16 @@ class Block:
 
 def parse_blocks(files: dict[str, str]) -> list[Block]:
     """Every resource and data block of the .tf files (raises HclParseError naming the file)."""
-    import hcl2  # grammar load is ~80 ms: only when a judge needs it
-
     blocks: list[Block] = []
     for path in sorted(files):
         if not path.endswith(".tf"):
             continue
-        try:
-            doc = hcl2.loads(files[path])
-        except Exception as exc:  # lark raises many exception types; all mean "does not parse"
-            line = getattr(exc, "line", None)
-            raise HclParseError(path, f"line {line}: {type(exc).__name__}" if line else str(exc)[:300]) from exc
+        doc = parse_text(files[path], path)
         for kind in ("resource", "data"):
             for entry in doc.get(kind, []):
                 for rtype, named in entry.items():
                     for name, body in named.items():
-                        blocks.append(Block(kind, _unquote(rtype), _unquote(name), body))
+                        blocks.append(Block(kind, unquote(rtype), unquote(name), body))
     return blocks
 
 
@@ -74,22 +62,16 @@ def attribute_check(blocks: list[Block], check: HclCheck) -> dict[str, Any]:
     return {"name": name, "ok": False, "detail": "found " + "; ".join(seen)}
 
 
-def _unquote(text: Any) -> Any:
-    if isinstance(text, str) and len(text) >= 2 and text[0] == text[-1] == '"':
-        return text[1:-1]
-    return text
-
-
 def _normal(value: Any) -> Any:
     """hcl2 value → plain value: quotes dropped, ``${ref}`` → ``ref``, blocks' markers removed."""
     if isinstance(value, str):
-        value = _unquote(value)
+        value = unquote(value)
         match = re.fullmatch(r"\$\{(.*)\}", value, re.S)
         return match.group(1) if match else value
     if isinstance(value, list):
         return [_normal(v) for v in value]
     if isinstance(value, dict):
-        return {_unquote(k): _normal(v) for k, v in value.items() if k != "__is_block__"}
+        return {unquote(k): _normal(v) for k, v in value.items() if k != "__is_block__"}
     return value
 
 
@@ -102,7 +84,7 @@ def _values_at(body: Any, parts: list[str]) -> list[Any]:
     if not isinstance(body, dict):
         return []
     for key, value in body.items():
-        if _unquote(key) == parts[0] and value is not None:
+        if unquote(key) == parts[0] and value is not None:
             return _values_at(value, parts[1:])
     return []
 

@@ -18,6 +18,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from tfagent.agent.core.output import atomic_write
+
 COLUMNS = ("quant", "bpw", "first try [95% CI]", "with retry [95% CI]", "uplift [95% CI]", "recovery",
            "flips vs ref", "p", "s/solved", "tok/solved")
 
@@ -124,16 +126,10 @@ def write_reports(summary: dict[str, Any], out_dir: str | Path, meta: dict[str, 
     out.mkdir(parents=True, exist_ok=True)
     document = {"meta": meta, **summary}
     paths = {"json": out / "report.json", "md": out / "report.md", "html": out / "report.html"}
-    _atomic_write(paths["json"], json.dumps(document, indent=2, sort_keys=True))
-    _atomic_write(paths["md"], markdown(summary, meta))
-    _atomic_write(paths["html"], html_page(summary, meta, figures(summary)))
+    atomic_write(paths["json"], json.dumps(document, indent=2, sort_keys=True))
+    atomic_write(paths["md"], markdown(summary, meta))
+    atomic_write(paths["html"], html_page(summary, meta, figures(summary)))
     return paths
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def flip_lines(summary: dict[str, Any]) -> list[tuple[str, str, str]]:

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from tfagent.agent.core.paths import check_path
+
 JUDGE_KEYS = {"plan_required", "rego", "rego_query", "checkov_pass", "hcl", "tests"}
 HCL_KEYS = {"resources", "data", "attributes"}
 CHECK_KEYS = {"resource", "path", "equals", "one_of", "present", "references"}
@@ -78,13 +80,14 @@ def string_list(value: Any, name: str) -> list[str]:
 
 
 def safe_relative(path_text: str, name: str) -> str:
-    """A path a task may name: relative, '/' separated, never leaving its folder."""
+    """A path a task (or a stored model reply) may name: the one path-safety rule of tfagent
+    (agent/core/paths.py), with the error naming the field."""
     if not isinstance(path_text, str) or not path_text.strip():
         raise FieldError(name, "expected a non-empty relative path")
-    posix = PurePosixPath(path_text.replace("\\", "/"))
-    if posix.is_absolute() or ".." in posix.parts or re.match(r"^[A-Za-z]:", path_text):
-        raise FieldError(name, f"path {path_text!r} must be relative and stay inside its folder")
-    return str(posix)
+    safe, why = check_path(path_text)
+    if safe is None:
+        raise FieldError(name, f"path {path_text!r} {why}: a path must be relative and stay inside its folder")
+    return safe
 
 
 def read_suite_file(ref: str, name: str, suite_dir: Path) -> str:

@@ -24,7 +24,6 @@ working directory's winning.
 from __future__ import annotations
 
 import os
-import tempfile
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +32,7 @@ from typing import Any
 import tomli_w
 
 from tfagent.agent.core import secrets
+from tfagent.agent.core.output import atomic_write
 from tfagent.agent.core.types import REQUEST_PARAMS, Endpoint
 
 LOCAL_CONFIG = "tfagent.toml"
@@ -181,12 +181,7 @@ def _write_user_config(mutate) -> Path:
     path = user_config_path()
     data = _read_toml(path) if path.is_file() else {}
     mutate(data)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".config-", suffix=".toml", dir=path.parent)
-    with os.fdopen(fd, "wb") as fh:
-        tomli_w.dump(data, fh)
-    os.replace(tmp, path)  # atomic: a crash never leaves a half-written config
-    return path
+    return atomic_write(path, tomli_w.dumps(data))  # a crash never leaves a half-written config
 
 
 def register_endpoint(name: str, fields: dict[str, Any]) -> Path:

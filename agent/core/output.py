@@ -9,6 +9,24 @@ from pathlib import Path
 from tfagent.agent.core.paths import check_path
 
 
+def atomic_write(path: Path, data: str | bytes) -> Path:
+    """Write one file so that readers see the old content or the new, never half of it: a temporary
+    file in the same folder, flushed, then renamed over the target. The one atomic write of tfagent."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tfagent-tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data.encode("utf-8") if isinstance(data, str) else data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
 class OutputError(Exception):
     """The files cannot be written as asked (exists without --force, unsafe path, I/O error)."""
 

@@ -20,9 +20,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-import hcl2
-
-from tfagent.verifiers.policy.hcl_values import UNKNOWN, Scope, decode_expression, evaluate, unquote
+from tfagent.verifiers.policy.hcl_values import UNKNOWN, Scope, decode_expression, evaluate
+from tfagent.verifiers.terraform.hcl import HclParseError, ParsedConfig, parse_folder, unquote  # noqa: F401 (HclParseError re-exported)
 
 META_ARGUMENTS = {"count", "for_each", "depends_on", "provider", "lifecycle", "provisioner", "connection", "dynamic"}
 
@@ -41,27 +40,17 @@ ATTRIBUTES_AS_BLOCKS = {
 }
 
 
-class HclParseError(ValueError):
-    """A .tf file does not parse; names the file and, when known, the line and column."""
-
-    def __init__(self, file: str, line: int | None, column: int | None, message: str):
-        where = f"{file}:{line}:{column}" if line else file
-        super().__init__(f"{where}: {message}")
-        self.file, self.line, self.column, self.message = file, line, column, message
-
-
-def parse_workdir(workdir: Path) -> dict[str, dict]:
-    """Every ``*.tf`` file directly in ``workdir`` (Terraform's root module), parsed, keyed by name."""
-    parsed: dict[str, dict] = {}
-    for path in sorted(Path(workdir).glob("*.tf")):
-        text = path.read_text(encoding="utf-8", errors="replace")
-        try:
-            parsed[path.name] = hcl2.loads(text)
-        except Exception as exc:  # lark raises many classes; all mean "does not parse"
-            line, column = getattr(exc, "line", None), getattr(exc, "column", None)
-            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise HclParseError(path.name, line, column, first_line) from exc
-    return parsed
+def parse_workdir(workdir: Path, config: ParsedConfig | None = None) -> dict[str, dict]:
+    """Every ``*.tf`` file directly in ``workdir`` (Terraform's root module), parsed, keyed by name;
+    ``config``: the attempt's already parsed configuration (see hcl.parsed_config), else parsed here.
+    Raises HclParseError naming the first file that does not parse."""
+    config = config if config is not None else parse_folder(Path(workdir))
+    root_files = {rel: doc for rel, doc in config.files.items() if "/" not in rel}
+    broken = sorted((d for d in config.diagnostics if d.file and "/" not in d.file), key=lambda d: (d.file, d.line or 0))
+    if broken:
+        d = broken[0]
+        raise HclParseError(d.file, d.line, d.column, d.summary)
+    return dict(sorted(root_files.items()))
 
 
 def plan_shape(parsed_files: dict[str, dict]) -> dict[str, Any]:

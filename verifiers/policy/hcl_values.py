@@ -10,6 +10,8 @@ neither, e.g. a function of constants). This module reproduces that, and evaluat
 
 from __future__ import annotations
 
+from tfagent.verifiers.terraform.hcl import unquote  # the one unquote (labels keep their quotes in python-hcl2 8.x)
+
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,13 +54,6 @@ class Scope:
         if match.group(1) == "local":
             return self.locals.get(match.group(2), UNKNOWN)
         return UNKNOWN if self.instance_key is None else self.instance_key
-
-
-def unquote(text: str) -> str:
-    """'"name"' → 'name' (labels and literal strings keep their quotes in python-hcl2 8.x)."""
-    if len(text) >= 2 and text[0] == '"' and text[-1] == '"':
-        return text[1:-1]
-    return text
 
 
 def _is_template(text: str) -> bool:

@@ -21,6 +21,7 @@ from typing import Any
 
 from tfagent.verifiers.base import Diagnostic, Verdict, Verifier, VerifyContext, error, warning
 from tfagent.verifiers.policy.hcl_plan_shape import HclParseError, parse_workdir, plan_shape, resource_types
+from tfagent.verifiers.terraform.hcl import parsed_config
 from tfagent.verifiers.policy.intent import RuleRef, load_pack, select_rules
 from tfagent.verifiers.policy.rego_eval import (
     PolicyOutcome,
@@ -44,7 +45,7 @@ class PolicyError(ValueError):
     """A --policy path is missing, holds no .rego file, or a policy does not compile."""
 
 
-def load_input(workdir: Path | str, plan_json_path: Path | str | None = None) -> dict[str, Any]:
+def load_input(workdir: Path | str, plan_json_path: Path | str | None = None, config=None) -> dict[str, Any]:
     """The document policies see: a real plan's ``show -json`` when given, else the HCL's static view.
 
     Raises HclParseError (file, line) when a .tf file does not parse, ValueError for unreadable JSON."""
@@ -54,7 +55,7 @@ def load_input(workdir: Path | str, plan_json_path: Path | str | None = None) ->
             return json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise ValueError(f"cannot read plan JSON {path}: {exc}") from exc
-    return plan_shape(parse_workdir(Path(workdir)))
+    return plan_shape(parse_workdir(Path(workdir), config))
 
 
 def collect_policy_files(paths: list[Path]) -> list[Path]:
@@ -125,7 +126,7 @@ class RegoPolicy(Verifier):
         options = ctx.options
         plan_json = ctx.artifacts.get("plan_json")
         try:
-            input_obj = load_input(ctx.workdir, plan_json)
+            input_obj = load_input(ctx.workdir, plan_json, None if plan_json else parsed_config(ctx))
         except HclParseError as exc:
             diag = error(f"cannot read the configuration: {exc.message}", file=exc.file, line=exc.line,
                          column=exc.column, source=SOURCE, category="syntax")

@@ -41,6 +41,33 @@ class ParsedConfig:
         return not self.diagnostics
 
 
+class HclParseError(ValueError):
+    """A .tf file does not parse; names the file and, when known, the line and column."""
+
+    def __init__(self, file: str, line: int | None, column: int | None, message: str):
+        where = f"{file}:{line}:{column}" if line else file
+        super().__init__(f"{where}: {message}")
+        self.file, self.line, self.column, self.message = file, line, column, message
+
+
+def parse_text(text: str, rel: str) -> dict[str, Any]:
+    """One file parsed with python-hcl2, or HclParseError naming ``rel`` — the one HCL parse of tfagent."""
+    try:
+        return _loads(text)
+    except Exception as exc:  # lark raises many classes; every one of them is a syntax error here
+        line, column = getattr(exc, "line", None), getattr(exc, "column", None)
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise HclParseError(rel, line, column, first_line) from exc
+
+
+def parsed_config(ctx: VerifyContext) -> ParsedConfig:
+    """The attempt's configuration parsed once and shared by the chain's stages (hcl, policy, …)."""
+    config = ctx.artifacts.get("hcl_config")
+    if config is None:
+        config = ctx.artifacts["hcl_config"] = parse_folder(ctx.workdir)
+    return config
+
+
 def tf_files(workdir: Path) -> list[Path]:
     """The .tf files Terraform would read, below ``workdir`` but never inside ``.terraform``."""
     return sorted(p for p in workdir.rglob("*.tf") if ".terraform" not in p.relative_to(workdir).parts)
@@ -57,9 +84,9 @@ def parse_folder(workdir: Path) -> ParsedConfig:
             continue
         config.texts[rel] = text
         try:
-            config.files[rel] = _loads(text)
-        except Exception as exc:  # lark raises many classes; every one of them is a syntax error here
-            config.diagnostics.append(syntax_diagnostic(exc, rel, text))
+            config.files[rel] = parse_text(text, rel)
+        except HclParseError as exc:
+            config.diagnostics.append(syntax_diagnostic(exc.__cause__ or exc, rel, text))
     return config
 
 
@@ -214,6 +241,6 @@ class HclSyntax(Verifier):
         if not files:
             return Verdict(self.name, ok=False, diagnostics=[error(
                 "No Terraform files", f"no .tf file in {ctx.workdir}", source=self.name, category="no_code")])
-        config = parse_folder(ctx.workdir)
+        config = parsed_config(ctx)
         diagnostics = sorted(config.diagnostics, key=Diagnostic.sort_key)
         return Verdict(self.name, ok=config.ok, diagnostics=diagnostics, note=f"{len(files)} file(s) parsed")
