@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tfagent.verifiers.code import sandbox
+from tfagent.verifiers.code import isolation, sandbox
 from tfagent.verifiers.code.sandbox import (
     TRUNCATED_MARK,
     SandboxError,
@@ -223,7 +223,7 @@ def test_missing_command_is_a_result_not_a_crash(work):
 
 def test_level_none_on_purpose_says_so_once(work, monkeypatch):
     monkeypatch.delenv(sandbox.LEVEL_ENV, raising=False)
-    monkeypatch.setattr(sandbox, "_warned", set())
+    monkeypatch.setattr(isolation, "_warned", set())
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         first = run_sandboxed([PY, "-c", "print('ran')"], work, timeout=20, level="none")
@@ -252,7 +252,7 @@ def test_forced_level_is_validated(work, monkeypatch):
     with pytest.raises(SandboxError, match="sandbox level 'docker' is not one of auto, bwrap, landlock, none"):
         run_sandboxed(["true"], work)
     monkeypatch.delenv(sandbox.LEVEL_ENV)
-    monkeypatch.setattr(sandbox, "available_levels", lambda: {"bwrap": "not installed", "landlock": None, "none": None})
+    monkeypatch.setattr(isolation, "available_levels", lambda: {"bwrap": "not installed", "landlock": None, "none": None})
     with pytest.raises(SandboxError, match="sandbox level 'bwrap' is not available here: not installed"):
         run_sandboxed(["true"], work, level="bwrap")
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from tfagent.verifiers.code import landlock, sandbox
+from tfagent.verifiers.code import isolation, landlock, sandbox
 from tfagent.verifiers.code.sandbox import REFUSAL, SandboxUnavailable, available_levels, run_sandboxed
 
 PY = sys.executable
@@ -227,9 +227,9 @@ def no_sandbox_at_all(path_without_bwrap, monkeypatch):
     """A machine without bubblewrap and with a kernel older than Landlock (5.13): the ABI probe
     answers 0 there, which is the one thing simulated here."""
     monkeypatch.setattr(landlock, "abi_version", lambda: 0)
-    monkeypatch.setattr(sandbox, "_isolation_cache", None)
+    monkeypatch.setattr(isolation, "_isolation_cache", None)
     yield
-    sandbox._isolation_cache = None  # re-probe with the real PATH and kernel afterwards
+    isolation._isolation_cache = None  # re-probe with the real PATH and kernel afterwards
 
 
 def test_without_any_level_generated_code_is_refused_unless_none_is_asked_for(no_sandbox_at_all, work):
