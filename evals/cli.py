@@ -23,7 +23,9 @@ from tfagent.agent.core.console import fail
 from tfagent.agent.core.defaults import MAX_ATTEMPTS, READY_TIMEOUT
 from tfagent.agent.core.exits import EXIT_INCOMPLETE, EXIT_OK, EXIT_UNREACHABLE
 
-LAZY = {"import-iac-eval": ("tfagent.evals.importers.iac_eval", "import_iac_eval_command")}
+LAZY = {"import-iac-eval": ("tfagent.evals.importers.iac_eval", "import_iac_eval_command"),
+        "ladder": ("tfagent.evals.ladder_cli", "ladder_command",
+                   "Quantize a ladder, serve each quant, run a suite with retries on all, report.")}
 
 
 def _console(stderr: bool = False) -> Console:

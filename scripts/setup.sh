@@ -19,6 +19,13 @@ if ! command -v bwrap >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [
     || say "bubblewrap could not be installed; generated code will run under Landlock, or be refused (see tfagent verifiers)"
 fi
 
+# A real headless browser: the eval report's HTML is checked in Chromium by the tests (Debian `chromium`).
+if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  say "installing chromium (headless check of the HTML reports)"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+    || say "chromium could not be installed; the HTML report browser tests will be skipped"
+fi
+
 if [ ! -x .venv/bin/python ]; then
   say "creating .venv"
   python3 -m venv .venv

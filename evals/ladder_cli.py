@@ -1,0 +1,102 @@
+"""`tfagent eval ladder MODEL.gguf --types Q4_K_M,Q3_K_M,Q2_K,IQ2_M --suite terraform-aws`.
+
+Exit codes: 0 every cell done and the report written · 1 some cells failed with an error (re-run the
+same command to resume) · 2 bad flags / suite / model · 3 a model server is unreachable.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from tfagent.agent.core.console import fail
+from tfagent.agent.core.exits import EXIT_INCOMPLETE, EXIT_OK, EXIT_UNREACHABLE
+
+DEFAULT_TYPES = "Q4_K_M,Q3_K_M,Q2_K,IQ2_M"
+
+
+def _split(text: str | None) -> list[str]:
+    return [p.strip() for p in (text or "").split(",") if p.strip()]
+
+
+@click.command("ladder")
+@click.argument("model", required=False, type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--types", "types_", default=DEFAULT_TYPES, show_default=True, help="Quantization types of the ladder.")
+@click.option("--suite", default="terraform-aws", show_default=True, help="Suite name, folder or YAML file.")
+@click.option("--endpoints", help="Instead of MODEL: comma-separated endpoints (tfagent.toml / user config) that already run.")
+@click.option("--tasks", "task_ids", help="Comma-separated task ids (default: all).")
+@click.option("--limit", type=click.IntRange(1), help="Only the first N tasks of the selection.")
+@click.option("--max-attempts", type=click.IntRange(1, 20), default=3, show_default=True, help="One try + retries.")
+@click.option("--samples", type=click.IntRange(1, 100), default=1, show_default=True)
+@click.option("--parallel", type=click.IntRange(1, 64), default=2, show_default=True, help="Slots per server = requests in flight.")
+@click.option("--ctx", type=click.IntRange(256), default=4096, show_default=True, help="Context tokens per slot.")
+@click.option("--max-tokens", type=click.IntRange(16), help="Reply cap (default: a quarter of --ctx).")
+@click.option("--threads", type=click.IntRange(1), help="Inference threads (default: all usable cores, divided side by side).")
+@click.option("--gpu-layers", type=int, help="Layers to offload to the GPU (then servers run side by side).")
+@click.option("--layout", type=click.Choice(["auto", "sequential", "side-by-side"]), default="auto", show_default=True,
+              help="sequential: one server at a time (CPU); side-by-side: all at once (GPU, or cores divided).")
+@click.option("--spec", type=click.Choice(["ngram", "off"]), default="ngram", show_default=True, help="n-gram speculation (llama-server).")
+@click.option("--backend", type=click.Choice(["auto", "llama-server", "llama-cpp-python"]), default="auto", show_default=True)
+@click.option("--provider-mirror", type=click.Path(path_type=Path, file_okay=False, exists=True), help="Terraform filesystem mirror.")
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=Path("ladder"), show_default=True,
+              help="Report, store (ladder.db) and wall-time accounting go here; re-run with the same --out to resume.")
+@click.option("--quant-dir", type=click.Path(path_type=Path, file_okay=False), help="Where the quants go (default: the cache).")
+@click.option("--ready-timeout", type=float, default=300.0, show_default=True)
+def ladder_command(model, types_, suite, endpoints, task_ids, limit, max_attempts, samples, parallel, ctx, max_tokens,
+                   threads, gpu_layers, layout, spec, backend, provider_mirror, out, quant_dir, ready_timeout) -> None:
+    """Quantize a ladder, serve each quant, run a suite with retries on all, report.
+
+    MODEL is quantized to --types (the highest bpw is the reference) and the ladder report is written
+    to --out. Kill it at any point; the same command resumes."""
+    from tfagent.evals.cli import _config_defaults
+    from tfagent.evals.ladder import LadderOptions, run_ladder
+    from tfagent.evals.ladder_quant import LadderError
+    from tfagent.evals.suite import SuiteError, load_suite
+
+    if bool(model) == bool(endpoints):
+        raise fail("give either MODEL.gguf or --endpoints NAME,NAME,… (servers that already run)")
+    try:
+        loaded = load_suite(suite)
+        tasks = loaded.select(_split(task_ids) or None, None)
+    except SuiteError as exc:
+        raise fail(str(exc)) from None
+    tasks = tasks[:limit] if limit else tasks
+    opts = LadderOptions(suite=loaded, tasks=tasks, out=out, max_attempts=max_attempts, samples=samples, parallel=parallel,
+                         ctx=ctx, threads=threads, gpu_layers=gpu_layers, layout=layout, spec=spec, backend=backend,
+                         provider_mirror=provider_mirror, ready_timeout=ready_timeout, max_tokens=max_tokens,
+                         quant_dir=quant_dir, defaults=_config_defaults())
+    chosen = None
+    if endpoints:
+        from tfagent.evals.cli import _check_servers, _endpoints
+
+        chosen = _endpoints(_split(endpoints))
+        _check_servers(chosen, min(ready_timeout, 30.0))
+    log = lambda message: click.echo(message, err=True)  # noqa: E731
+    try:
+        result = run_ladder(model, [t.upper() for t in _split(types_)], opts, endpoints=chosen, log=log,
+                            on_cell=lambda o: o.skipped or log(_cell_line(o)))
+    except (LadderError, ValueError) as exc:
+        raise fail(str(exc)) from None
+    except click.ClickException as exc:  # a server that would not start
+        raise fail(exc.format_message(), EXIT_UNREACHABLE) from None
+    for note in result["notes"]:
+        click.echo(f"note: {note}", err=True)
+    click.echo((Path(result["paths"]["md"])).read_text().split("\n## ")[0])
+    click.echo(f"wrote {', '.join(str(p) for p in result['paths'].values())}", err=True)
+    if result["errors"]:
+        click.echo(f"{len(result['errors'])} cell(s) failed with an error (first: {result['errors'][0].error}); "
+                   "re-run the same command to resume them", err=True)
+        raise click.exceptions.Exit(EXIT_INCOMPLETE)
+    raise click.exceptions.Exit(EXIT_OK)
+
+
+def _cell_line(outcome) -> str:
+    key = outcome.key
+    state = "error: " + outcome.error if outcome.solved is None else ("solved" if outcome.solved else "failed")
+    return f"[{key.endpoint}] {key.task_id}#{key.sample} {state} (attempts {outcome.attempts})"
+
+
+if __name__ == "__main__":  # pragma: no cover - `python -m tfagent.evals.ladder_cli`
+    sys.exit(ladder_command())
