@@ -116,3 +116,12 @@ def test_tfagent_code_with_a_terraform_verifier_exits_2(tmp_path):
                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 2, result.stderr
     assert "does not apply to code mode" in result.stderr
+
+
+def test_a_diagnostic_category_outside_the_table_is_refused():
+    """CATEGORIES is a contract: the eval's error table groups by it, so a typo must fail loudly."""
+    from tfagent.verifiers.base import CATEGORIES, Diagnostic
+
+    assert Diagnostic("error", "ok", category="syntax").category in CATEGORIES
+    with pytest.raises(ValueError, match="'sintax' is not one of"):
+        Diagnostic("error", "typo", category="sintax")

@@ -55,6 +55,11 @@ class Diagnostic:
     rule: str | None = None  # rule id: Rego rule, checkov id, test name
     category: str | None = None  # one of CATEGORIES
 
+    def __post_init__(self) -> None:
+        # A contract, not a hint: the eval's error table groups by these names.
+        if self.category is not None and self.category not in CATEGORIES:
+            raise ValueError(f"Diagnostic category {self.category!r} is not one of {', '.join(CATEGORIES)}")
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 

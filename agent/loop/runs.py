@@ -65,10 +65,6 @@ class RunStore:
                 (run_id, time.time(), prompt, json.dumps(request), "running"),
             )
 
-    def progress(self, run_id: str, attempts: int) -> None:
-        with self.conn:
-            self.conn.execute("UPDATE tfagent_runs SET attempts=? WHERE run_id=?", (attempts, run_id))
-
     def finish(self, run_id: str, result: dict[str, Any]) -> None:
         status = "verified" if result["ok"] else "failed"
         with self.conn:

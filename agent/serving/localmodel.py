@@ -98,14 +98,6 @@ def cached_path(spec: ModelSpec) -> Path:
     return models_dir() / spec.sha256 / spec.filename
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(CHUNK):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def is_cached(spec: ModelSpec) -> bool:
     """True when the cached file exists and was verified (a marker records size and mtime of the check,
     so a warm start does not re-hash half a gigabyte)."""

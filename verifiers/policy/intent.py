@@ -80,11 +80,3 @@ def select_rules(prompt: str, resource_types: set[str]) -> list[RuleRef]:
         if always or asked:
             selected.append(rule)
     return selected
-
-
-def rule_by_name(name: str) -> RuleRef:
-    for rule in all_rules():
-        if rule.name == name:
-            return rule
-    known = ", ".join(r.name for r in all_rules())
-    raise KeyError(f"no built-in rule set named {name!r} (known: {known})")
