@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Callable
 
 from tfagent.agent.core.types import Endpoint
-from tfagent.evals.ladder_quant import Rung, atomic_write_text, build_ladder, rung_dir
+from tfagent.agent.core.output import atomic_write
+from tfagent.evals.ladder_quant import Rung, build_ladder, rung_dir
 from tfagent.evals.runner import EvalPlan, EvalRunner, run_id_of, run_spec
 from tfagent.evals.store import Store
 from tfagent.evals.suite import Suite, Task
@@ -78,7 +79,7 @@ class PhaseClock:
         phases = self.current["phases"]
         phases[name] = round(phases.get(name, 0.0) + seconds, 2)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(self.path, json.dumps(self.data, indent=2))
+        atomic_write(self.path, json.dumps(self.data, indent=2))
 
     def totals(self) -> dict[str, float]:
         total: dict[str, float] = {}

@@ -23,6 +23,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Callable
 
+from tfagent.agent.core.output import atomic_write
 from tfagent.agent.serving.backends.llama_server import find_tool
 from tfagent.agent.serving.gguf_info import read_gguf_info
 
@@ -30,12 +31,6 @@ CALIBRATION = "infra-code.txt"  # shipped in evals/calibration (written for this
 IMATRIX_CTX = 512  # tokens per imatrix chunk (llama.cpp's usual value)
 
 Log = Callable[[str], None]
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 class LadderError(RuntimeError):
@@ -106,7 +101,7 @@ def load_rung(path: Path) -> Rung | None:
 
 
 def _finish(path: Path, rung: Rung) -> Rung:
-    atomic_write_text(_marker(path), json.dumps(rung.to_dict(), indent=2, sort_keys=True))
+    atomic_write(_marker(path), json.dumps(rung.to_dict(), indent=2, sort_keys=True))
     return rung
 
 
@@ -131,7 +126,7 @@ def ensure_imatrix(source: Path, where: Path, threads: int, log: Log, chunks: in
     if proc.returncode != 0 or not partial.is_file():
         raise LadderError(f"llama-imatrix failed (exit {proc.returncode}) on {source}: {proc.stderr.strip()[-800:]}")
     os.replace(partial, target)
-    atomic_write_text(done, json.dumps({"calibration": text.name, "seconds": round(time.monotonic() - started, 2),
+    atomic_write(done, json.dumps({"calibration": text.name, "seconds": round(time.monotonic() - started, 2),
                                         "source": str(source)}, indent=2))
     return target
 

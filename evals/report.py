@@ -132,14 +132,15 @@ def write_reports(summary: dict[str, Any], out_dir: str | Path, meta: dict[str, 
     return paths
 
 
-def flip_lines(summary: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """(endpoint, lost ids, gained ids) vs the reference, with the full retry budget."""
+def flip_lines(summary: dict[str, Any], budget: str = "with_retry") -> list[tuple[str, str, str]]:
+    """(endpoint, lost ids, gained ids) vs the reference, with the full retry budget ("with_retry") or
+    on the first try ("first_try": the per-item damage a quant does before any retry)."""
     lines = []
     for fig in summary["endpoints"]:
         versus = fig.get("vs_reference")
         if versus is None:
             continue
-        top = versus["with_retry"]
+        top = versus[budget]
         ids = lambda pairs: ", ".join(f"{p['task']}#{p['sample']}" for p in pairs) or "none"  # noqa: E731
         lines.append((fig["endpoint"], ids(top["lost"]), ids(top["gained"])))
     return lines
@@ -155,6 +156,8 @@ def markdown(summary: dict[str, Any], meta: dict[str, Any]) -> str:
         out.append(f"| {fig['endpoint']} | " + " | ".join(rate_cell(e) for e in fig["pass_at_k"]) + " |")
     out += ["", f"## Flips vs reference ({summary['reference'] or 'none'})", ""]
     out += [f"- **{name}** lost: {lost}; gained: {gained}" for name, lost, gained in flip_lines(summary)] or ["- no reference"]
+    out += [f"- **{name}** on the first try lost: {lost}; gained: {gained}"
+            for name, lost, gained in flip_lines(summary, "first_try")]
     out += ["", "## Error categories over failed attempts", ""]
     for fig in summary["endpoints"]:
         cats = ", ".join(f"{k} {v}" for k, v in fig["error_categories"].items()) or "none"
@@ -309,6 +312,9 @@ def html_page(summary: dict[str, Any], meta: dict[str, Any], images: dict[str, s
         "<h2>Pass rate by retry budget</h2>", _html_table(k_header, k_rows),
         "<h2>Flips vs reference</h2>",
         _html_table(["quant", "solved on reference only", "solved here only"], [list(x) for x in flip_lines(summary)], (1, 2)),
+        "<p class='note'>On the first try (before any retry):</p>",
+        _html_table(["quant", "solved on reference only", "solved here only"],
+                    [list(x) for x in flip_lines(summary, "first_try")], (1, 2)),
         "<h2>Failures</h2>",
         _html_table(["quant", "error categories (failed attempts)", "well-formed replies", "judge rejected", "judge undecided (left out)",
                      "mean attempts to success"], err_rows, (1,)),

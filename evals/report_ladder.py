@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tfagent.evals.ladder_quant import atomic_write_text
+from tfagent.agent.core.output import atomic_write
 from tfagent.evals.report import STYLE, _html_table, _plot_budget, number, rate_cell, uplift_cell
 
 COLUMNS = ("quant", "bpw", "first try [95% CI]", "with retry [95% CI]", "uplift [95% CI]",
@@ -247,7 +247,7 @@ def write_ladder_report(store, run_id: str, out: Path, *, notes: list[str] = (),
     out.mkdir(parents=True, exist_ok=True)
     paths = {"json": out / "report.json", "md": out / "report.md", "html": out / "report.html"}
     document = {"meta": meta, "notes": list(notes), "wall_seconds": phases, **summary}
-    atomic_write_text(paths["json"], json.dumps(document, indent=2, sort_keys=True, default=str))
-    atomic_write_text(paths["md"], markdown(summary, meta, list(notes), phases))
-    atomic_write_text(paths["html"], html_page(summary, meta, list(notes), phases, figures(summary)))
+    atomic_write(paths["json"], json.dumps(document, indent=2, sort_keys=True, default=str))
+    atomic_write(paths["md"], markdown(summary, meta, list(notes), phases))
+    atomic_write(paths["html"], html_page(summary, meta, list(notes), phases, figures(summary)))
     return paths

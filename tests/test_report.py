@@ -62,8 +62,9 @@ def test_report_files_are_complete_and_self_contained(tmp_path):
     assert document["frontier"] and document["methods"]["uplift_interval"].startswith("newcombe")
     md = paths["md"].read_text()
     assert "| low | 1.75 | 25.0%" in md and "**low** lost: t4#0; gained: none" in md and "IaC-Eval (CC-BY-4.0)" in md
+    assert "**low** on the first try lost: " in md  # first-try flips: in the Markdown, not only in report.json
     page = paths["html"].read_text()
-    assert page.startswith("<!doctype html>")
+    assert page.startswith("<!doctype html>") and "On the first try (before any retry)" in page
     images = page.split('src="data:image/png;base64,')[1:]
     assert len(images) == 4
     for chunk in images:
