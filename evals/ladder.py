@@ -130,7 +130,6 @@ def _serve(rungs: list[Rung], key: str, opts: LadderOptions, log: Log, shares) -
     running = []
     for rung, share in zip(rungs, shares):
         name = server_name(key, rung.qtype)
-        _stop_leftover(name, log)
         serve_opts = ServeOptions(port=_free_port(), ctx=opts.ctx, threads=share.threads if share else opts.threads,
                                   parallel=opts.parallel, gpu_layers=opts.gpu_layers, spec=opts.spec,
                                   backend=opts.backend, cpu=share)
@@ -187,6 +186,8 @@ def run_ladder(source: Path | None, types: list[str], opts: LadderOptions, *, en
         endpoints = [Endpoint(name=r.qtype, base_url="http://127.0.0.1:0/v1", model=alias_of(r), bpw=r.bpw,
                               params=request_params(opts)) for r in rungs]
         key = where.name.rsplit("-", 1)[-1][:6]
+        for rung in rungs:  # servers a killed run left behind, also of rungs that need no more cells
+            _stop_leftover(server_name(key, rung.qtype), log)
     plan = ladder_plan(opts, endpoints)
     run_id = run_id_of(plan)
     errors = []
