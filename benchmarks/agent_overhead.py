@@ -12,6 +12,7 @@ import tempfile
 import time
 
 from tfagent.agent.loop.graph import run_agent
+from tfagent.agent.model.client import ModelClient
 from tfagent.agent.loop.state import RunRequest
 from tfagent.agent.model.testing import ScriptedServer
 from tfagent.agent.core.types import Endpoint
@@ -30,12 +31,13 @@ def main() -> None:
     per_attempt: list[float] = []
     with ScriptedServer() as server:
         endpoint = Endpoint("bench", server.base_url, "scripted")
+        client = ModelClient(endpoint)  # one client for all runs, as the eval's ClientPool does
         for i in range(args.runs + 1):  # the first run warms imports and the HCL grammar
             server.enqueue(BAD)
             server.enqueue(BAD)
             server.enqueue(GOOD)
             t0 = time.perf_counter()
-            result = run_agent(RunRequest(prompt="x", endpoint=endpoint, chain=["hcl"], max_attempts=3))
+            result = run_agent(RunRequest(prompt="x", endpoint=endpoint, chain=["hcl"], max_attempts=3), client=client)
             wall = time.perf_counter() - t0
             assert result.ok and len(result.attempts) == 3
             inner = sum(a.model_seconds + a.verify_seconds for a in result.attempts)

@@ -21,6 +21,7 @@ from typing import Any, Callable
 from tfagent.agent.core.defaults import MAX_ATTEMPTS, READY_TIMEOUT
 from tfagent.agent.core.verify_options import build_verify_options
 from tfagent.agent.core.types import Attempt, Endpoint
+from tfagent.agent.model.pool import ClientPool
 from tfagent.evals.store import RUN_SCORING, CellKey, Store
 from tfagent.evals.suite import Suite, Task
 from tfagent.verifiers.base import VerifyOptions
@@ -173,6 +174,8 @@ class EvalRunner:
         # Per-attempt artifacts (plan.json) of thousands of cells are scratch here: the store keeps
         # what the report needs, so they go to a temporary folder removed when the run ends.
         self._artifacts = tempfile.TemporaryDirectory(prefix="tfagent-eval-artifacts-")
+        # One model client per endpoint for the whole run (closed when it ends), not one per cell.
+        self._clients = ClientPool()
 
     def run(self) -> EvalOutcome:
         start = time.perf_counter()
@@ -202,6 +205,7 @@ class EvalRunner:
         finally:
             for pool in pools.values():
                 pool.shutdown(wait=True, cancel_futures=True)
+            self._clients.close()
         for future, cell in futures.items():
             result = future.result()
             if result.solved is None:
@@ -240,7 +244,9 @@ class EvalRunner:
                     self.store.add_attempt(self.run_id, cell.key, data["attempt"])
                     stored.add(data["attempt"].number)
 
-            result = self.agent(self._request(cell), on_event=on_event, history=history or None)
+            request = self._request(cell)
+            result = self.agent(request, on_event=on_event, history=history or None,
+                                client=self._clients.get(request.endpoint))
             for attempt in result.attempts:  # a loop that did not report an attempt still gets it stored
                 if attempt.number not in stored:
                     self.store.add_attempt(self.run_id, cell.key, attempt)

@@ -10,7 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from tfagent.agent.model.client import ModelClient, ModelError, ServerUnreachable, _StreamCollector
+from tfagent.agent.model.client import ModelClient, ModelError, ServerUnreachable
+from tfagent.agent.model.sse import StreamCollector as _StreamCollector
 from tfagent.agent.model.testing import ScriptedReply, ScriptedServer
 from tfagent.agent.core.types import Endpoint
 

@@ -10,8 +10,6 @@ needs, so it never decides anything.
 
 from __future__ import annotations
 
-import json
-import threading
 from typing import Any
 
 from langgraph.graph import END, START, StateGraph
@@ -24,21 +22,6 @@ from tfagent.agent.loop.nodes import EventSink, Runtime, first_messages
 from tfagent.agent.loop.runs import new_run_id
 from tfagent.agent.loop.state import AgentState, RunRequest, initial_state, is_done
 from tfagent.agent.core.types import Attempt, Endpoint, RunResult
-
-
-_clients: dict[str, ModelClient] = {}
-_clients_lock = threading.Lock()
-
-
-def client_for(endpoint: Endpoint) -> ModelClient:
-    """One client (one connection pool) per endpoint per process: the eval starts thousands of
-    runs, and building an HTTP client costs more than a whole zero-latency attempt."""
-    key = json.dumps([endpoint.base_url, endpoint.model, endpoint.api_key, endpoint.params], sort_keys=True, default=str)
-    with _clients_lock:
-        client = _clients.get(key)
-        if client is None:
-            client = _clients[key] = ModelClient(endpoint)
-        return client
 
 
 def build_graph(runtime: Runtime, checkpointer=None):
@@ -68,17 +51,22 @@ def run_agent(
     checkpointer=None,
     history: list[Attempt] | None = None,
     resume: bool = False,
+    client: ModelClient | None = None,
 ) -> RunResult:
     """Run the loop to a verdict. ``history``: attempts already done (the eval resumes from them
-    without asking the model again). ``resume``: continue the checkpointed thread ``run_id``."""
+    without asking the model again). ``resume``: continue the checkpointed thread ``run_id``.
+    ``client``: the caller's client for ``request.endpoint`` (kept open); else one for this run."""
     if request.max_attempts < 1:
         raise ValueError("max_attempts must be at least 1")
+    if client is None:
+        with ModelClient(request.endpoint) as own:
+            return run_agent(request, on_event=on_event, checkpointer=checkpointer, history=history, resume=resume,
+                             client=own)
     run_id = request.run_id or new_run_id()
     chain = build_chain(request.chain, request.requested, mode=request.mode)
     for name, why in chain.skipped.items():
         if on_event:
             on_event("skipped_verifier", {"name": name, "reason": why})
-    client = client_for(request.endpoint)
     runtime = Runtime(request, client, chain, (request.artifacts_root or state_dir() / "runs") / run_id, on_event)
     graph = build_graph(runtime, checkpointer)
     config: dict[str, Any] = {"configurable": {"thread_id": run_id}, "recursion_limit": 4 * request.max_attempts + 10}

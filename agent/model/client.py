@@ -18,24 +18,24 @@ import json
 import logging
 import random
 import time
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import httpx
 import openai
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, stop_before_delay
 
 from tfagent.agent.core.secrets import redact_obj
-from tfagent.agent.core.types import TIMING_KEYS, Completion, Endpoint, Usage
-from tfagent.agent.model.accounting import count_prompt_tokens, usage_from
+from tfagent.agent.core.types import Completion, Endpoint
+from tfagent.agent.model.accounting import count_prompt_tokens
+from tfagent.agent.model.retry import (RETRYABLE_STATUS, StreamCut, api_message, body_message, describe_transport_error,
+                                       is_transient, retry_after_seconds, short_reason)
+from tfagent.agent.model.sse import ProgressCallback, StreamCollector, sse_data
 
 log = logging.getLogger(__name__)
-
-ProgressCallback = Callable[[int, float], None]  # (tokens so far, seconds since the request started)
 
 # Parameters the OpenAI schema knows; anything else an endpoint sets (chat_template_kwargs, top_k,
 # min_p, repeat_penalty …) is a server extension and travels in the request body via extra_body.
 _SCHEMA_PARAMS = ("temperature", "top_p", "seed", "max_tokens", "stop", "presence_penalty", "frequency_penalty")
-_RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 _PROBE_INTERVAL = 0.1  # seconds between readiness probes
 _MAX_BACKOFF = 30.0  # seconds: the longest single wait between transport retries
 
@@ -60,10 +60,6 @@ class ModelError(Exception):
         super().__init__(message)
 
 
-class _StreamCut(Exception):
-    """The stream ended without a finish_reason: the server died or a proxy cut it mid-reply."""
-
-
 class ModelClient:
     """Chat completions against one ``Endpoint``; see the module docstring for the retry policy."""
 
@@ -75,7 +71,10 @@ class ModelClient:
         max_transport_retries: int = 5,
         max_retry_seconds: float = 120.0,
         backoff_seconds: float = 0.5,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
+        """``transport``: an httpx transport to send requests through instead of the network, e.g.
+        ``ScriptedTransport`` (the scripted server in-process) in tests."""
         if not endpoint.base_url.startswith(("http://", "https://")):
             raise ValueError(
                 f"endpoint {endpoint.name!r}: base_url must start with http:// or https://, got {endpoint.base_url!r}"
@@ -91,7 +90,7 @@ class ModelClient:
         # A short connect timeout: a dead host should not cost the full request timeout. An httpx
         # client of our own makes mid-stream transport errors httpx's, whatever openai uses inside.
         timeout = httpx.Timeout(request_timeout, connect=min(10.0, request_timeout))
-        self._http = httpx.Client(timeout=timeout, verify=_shared_tls_context())
+        self._http = httpx.Client(timeout=timeout, verify=_shared_tls_context(), transport=transport)
         self._client = openai.OpenAI(
             base_url=self.base_url,
             api_key=endpoint.api_key or "not-needed",
@@ -139,17 +138,17 @@ class ModelClient:
             if health.status_code == 200:
                 return True, ""
             if health.status_code == 503:
-                return False, f"still loading ({_body_message(health) or 'HTTP 503 on /health'})"
+                return False, f"still loading ({body_message(health) or 'HTTP 503 on /health'})"
             models = self._http.get(f"{self.base_url}/models", headers=headers, timeout=timeout)
         except httpx.TimeoutException:
             return False, f"no answer within {timeout:.1f} s"
         except httpx.HTTPError as exc:
-            return False, _describe_transport_error(exc)
+            return False, describe_transport_error(exc)
         if models.status_code == 200:
             return True, ""
         if models.status_code in (401, 403):
             status = models.status_code
-            message = f"model server {self.base_url} rejected the API key (HTTP {status}): {_body_message(models)}"
+            message = f"model server {self.base_url} rejected the API key (HTTP {status}): {body_message(models)}"
             raise ModelError(message, url=self.base_url, status=status)
         return False, f"GET {self.base_url}/models answered HTTP {models.status_code}"
 
@@ -171,7 +170,7 @@ class ModelClient:
             nonlocal retries
             retries += 1
             exc = state.outcome.exception() if state.outcome else None
-            log.info("model request failed (%s); retry %d of %d", _short(exc), retries, self.max_transport_retries)
+            log.info("model request failed (%s); retry %d of %d", short_reason(exc), retries, self.max_transport_retries)
 
         try:
             for attempt in self._retrying(count_retry):
@@ -179,7 +178,7 @@ class ModelClient:
                     completion = self._stream_once(request, on_progress)
         except openai.APIStatusError as exc:
             raise self._status_error(exc, retries, time.perf_counter() - started) from None
-        except (openai.APIConnectionError, httpx.TransportError, _StreamCut) as exc:
+        except (openai.APIConnectionError, httpx.TransportError, StreamCut) as exc:
             raise self._unreachable(exc, retries, time.perf_counter() - started) from None
         completion.transport_retries = retries
         completion.seconds = time.perf_counter() - started
@@ -213,7 +212,7 @@ class ModelClient:
 
     def _retrying(self, count_retry: Callable[[RetryCallState], None]) -> Retrying:
         return Retrying(
-            retry=retry_if_exception(_is_transient),
+            retry=retry_if_exception(is_transient),
             stop=stop_after_attempt(self.max_transport_retries + 1) | stop_before_delay(self.max_retry_seconds),
             wait=self._wait,
             before_sleep=count_retry,
@@ -223,7 +222,7 @@ class ModelClient:
     def _wait(self, state: RetryCallState) -> float:
         """The server's Retry-After when it sent one (capped), else exponential backoff with jitter."""
         exc = state.outcome.exception() if state.outcome else None
-        retry_after = _retry_after_seconds(exc)
+        retry_after = retry_after_seconds(exc)
         if retry_after is not None:
             return min(retry_after, self.max_retry_seconds)
         # Exponential with full jitter on top, so clients that failed together do not retry together.
@@ -231,16 +230,15 @@ class ModelClient:
         return exponential + random.uniform(0, self.backoff_seconds)
 
     def _stream_once(self, request: dict[str, Any], on_progress: ProgressCallback | None) -> Completion:
-        # The raw SSE lines are parsed here rather than through the openai client's typed chunks:
-        # building those costs ~0.1 ms per token (~80 ms for a 750-token reply), json.loads ~0.01 ms.
-        collector = _StreamCollector(time.perf_counter(), on_progress)
+        # Raw SSE lines, parsed by sse.py (cheaper than the openai client's typed chunks).
+        collector = StreamCollector(time.perf_counter(), on_progress)
         with self._client.chat.completions.with_streaming_response.create(**request) as response:
-            for event in _sse_data(response.iter_lines()):
+            for event in sse_data(response.iter_lines()):
                 if event == "[DONE]":
                     break
                 collector.add(self._parse_event(event))
         if collector.finish_reason is None:
-            raise _StreamCut(f"the reply stream ended after {collector.tokens} tokens without a finish_reason")
+            raise StreamCut(f"the reply stream ended after {collector.tokens} tokens without a finish_reason")
         return collector.completion()
 
     def _parse_event(self, event: str) -> dict[str, Any]:
@@ -260,8 +258,8 @@ class ModelClient:
 
     # ---- error translation -------------------------------------------------------------------
     def _status_error(self, exc: openai.APIStatusError, retries: int, seconds: float) -> ModelError:
-        status, message = exc.status_code, _api_message(exc)
-        if status in _RETRYABLE_STATUS:
+        status, message = exc.status_code, api_message(exc)
+        if status in RETRYABLE_STATUS:
             text = (
                 f"model server {self.base_url} kept failing (HTTP {status}: {message}); "
                 f"gave up after {retries} retries in {seconds:.1f} s"
@@ -275,89 +273,15 @@ class ModelClient:
         return ModelError(text, url=self.base_url, status=status)
 
     def _unreachable(self, exc: Exception, retries: int, seconds: float) -> ServerUnreachable:
-        if isinstance(exc, _StreamCut):
+        if isinstance(exc, StreamCut):
             reason = str(exc)
         elif isinstance(exc, (openai.APITimeoutError, httpx.TimeoutException)):
             reason = f"no answer within {self.request_timeout:.1f} s"
         else:
-            reason = _describe_transport_error(exc.__cause__ or exc)
+            reason = describe_transport_error(exc.__cause__ or exc)
         if retries:
             reason += f"; gave up after {retries} retries"
         return ServerUnreachable(self.base_url, reason, waited=seconds if retries else None)
-
-
-class _StreamCollector:
-    """Accumulates streamed chunks (parsed JSON) into a Completion: content, reasoning, usage, timing."""
-
-    def __init__(self, started: float, on_progress: ProgressCallback | None) -> None:
-        self.started, self.on_progress = started, on_progress
-        self.content: list[str] = []
-        self.reasoning: list[str] = []
-        self.tokens = 0  # streamed chunks carrying text: the token count when the server sends no usage
-        self.ttft: float | None = None
-        self.finish_reason: str | None = None
-        self.usage: Usage | None = None
-        self.cache_n: int | None = None
-        self.timings: dict[str, float] | None = None
-
-    def add(self, chunk: dict[str, Any]) -> None:
-        timings = chunk.get("timings")
-        if isinstance(timings, dict):
-            # llama.cpp's own accounting (the last chunk's is final): prefix-cache hit, prompt and
-            # decode time, speculative drafts proposed and accepted.
-            self.timings = {k: timings[k] for k in TIMING_KEYS if isinstance(timings.get(k), (int, float))}
-            if timings.get("cache_n") is not None:
-                self.cache_n = int(timings["cache_n"])
-        if isinstance(chunk.get("usage"), dict):
-            self.usage = usage_from(chunk["usage"])
-        for choice in chunk.get("choices") or ():
-            self._add_delta(choice.get("delta") or {})
-            if choice.get("finish_reason"):
-                self.finish_reason = choice["finish_reason"]
-
-    def _add_delta(self, delta: dict[str, Any]) -> None:
-        content = delta.get("content")
-        # llama.cpp/SGLang/older vLLM: reasoning_content; newer vLLM: reasoning.
-        reasoning = delta.get("reasoning_content") or delta.get("reasoning")
-        if not (content or reasoning):
-            return
-        if content:
-            self.content.append(content)
-        if reasoning:
-            self.reasoning.append(reasoning)
-        self.tokens += 1
-        elapsed = time.perf_counter() - self.started
-        if self.ttft is None:
-            self.ttft = elapsed
-        if self.on_progress is not None:
-            self.on_progress(self.tokens, elapsed)
-
-    def completion(self) -> Completion:
-        usage = self.usage or Usage(completion_tokens=self.tokens, prompt_source="not reported")
-        if usage.cached_tokens is None:
-            usage.cached_tokens = self.cache_n
-        usage.timings = self.timings or None
-        return Completion(
-            text="".join(self.content),
-            reasoning="".join(self.reasoning),
-            finish_reason=self.finish_reason,
-            usage=usage,
-            ttft=self.ttft,
-        )
-
-
-def _sse_data(lines: Iterator[str]) -> Iterator[str]:
-    """The data of each server-sent event (multi-line data joined with newlines; comments skipped)."""
-    data: list[str] = []
-    for line in lines:
-        if not line:
-            if data:
-                yield "\n".join(data)
-                data = []
-        elif line.startswith("data:"):
-            data.append(line[6:] if line.startswith("data: ") else line[5:])
-    if data:
-        yield "\n".join(data)
 
 
 @functools.lru_cache(maxsize=1)
@@ -366,58 +290,3 @@ def _shared_tls_context() -> Any:
     return httpx.create_ssl_context() if hasattr(httpx, "create_ssl_context") else True
 
 
-def _is_transient(exc: BaseException) -> bool:
-    # Before the response: openai's APIConnectionError (includes APITimeoutError); mid-stream: httpx's.
-    if isinstance(exc, (openai.APIConnectionError, httpx.TransportError, _StreamCut)):
-        return True
-    return isinstance(exc, openai.APIStatusError) and exc.status_code in _RETRYABLE_STATUS
-
-
-def _retry_after_seconds(exc: BaseException | None) -> float | None:
-    if not isinstance(exc, openai.APIStatusError):
-        return None
-    value = exc.response.headers.get("retry-after")
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:  # an HTTP date instead of seconds: fall back to our own backoff
-        return None
-
-
-def _api_message(exc: openai.APIStatusError) -> str:
-    """The server's own error message, from the shapes OpenAI, vLLM and llama.cpp use."""
-    body = exc.body
-    if isinstance(body, dict):
-        inner = body.get("error", body)
-        message = inner.get("message") if isinstance(inner, dict) else inner
-        if message:
-            return str(message)
-    return exc.message
-
-
-def _body_message(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text[:200]
-    inner = body.get("error", body) if isinstance(body, dict) else body
-    return str(inner.get("message", inner) if isinstance(inner, dict) else inner)[:200]
-
-
-def _describe_transport_error(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
-    lowered = text.lower()
-    if "refused" in lowered:
-        return "connection refused"
-    if "reset" in lowered:
-        return "connection reset"
-    if "disconnected" in lowered or "incomplete" in lowered or "peer closed" in lowered:
-        return "the server closed the connection mid-reply"
-    return text
-
-
-def _short(exc: BaseException | None) -> str:
-    if exc is None:
-        return "unknown"
-    if isinstance(exc, openai.APIStatusError):
-        return f"HTTP {exc.status_code}"
-    return _describe_transport_error(exc.__cause__ or exc)

@@ -22,49 +22,16 @@ import sys
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 
+from tfagent.agent.model.scripted_protocol import (FAULT_KINDS, NO_REPLY_MESSAGE, PARTIAL_TEXT, TOKENIZE_STYLES, Answer,
+                                                   ScriptedReply, answer, encode_events, prompt_text)
+
+__all__ = ["FAULT_KINDS", "NO_REPLY_MESSAGE", "ScriptedReply", "ScriptedServer"]
+
 log = logging.getLogger(__name__)
-
-# "delay" is served together with the reply queued after it; every other fault replaces a reply.
-FAULT_KINDS = ("refuse", "reset", "cut", "delay", "400", "401", "403", "404", "429", "500", "503")
-_STATUS_TEXT = {400: "bad request", 401: "invalid API key", 403: "forbidden", 404: "model not found",
-                429: "too many requests", 500: "internal server error", 503: "service unavailable"}
-_PARTIAL_TEXT = "this reply is interrupted before it finishes and must never be used as an answer"
-NO_REPLY_MESSAGE = "scripted server: no reply queued"
-TOKENIZE_STYLES = ("llama.cpp", "llama-cpp-python", None)
-
-
-@dataclass
-class ScriptedReply:
-    """One scripted answer (or fault) to one chat request."""
-
-    content: str = ""
-    finish_reason: str | None = "stop"
-    reasoning: str | None = None  # streamed as reasoning_content deltas before the content
-    usage: dict[str, int] | None = None  # overrides prompt_tokens / completion_tokens / cached_tokens
-    delay: float = 0.0  # seconds to wait before the response starts
-    chunk_size: int = 4  # characters per streamed chunk; each chunk counts as one token
-    send_usage: bool = True  # False: no usage, no timings (a server that ignores include_usage)
-    fault: str | None = None  # one of FAULT_KINDS
-    seconds: float | None = None  # fault parameter: Retry-After for 429, the sleep of "delay"
-
-    def __post_init__(self) -> None:
-        if self.fault is not None and self.fault not in FAULT_KINDS:
-            raise ValueError(f"unknown fault kind {self.fault!r}; known: {', '.join(FAULT_KINDS)}")
-        if self.chunk_size < 1:
-            raise ValueError(f"chunk_size must be at least 1, got {self.chunk_size}")
-        if self.fault == "delay" and (self.seconds is None or self.seconds < 0):
-            raise ValueError("a 'delay' fault needs seconds >= 0")
-
-    def token_pieces(self) -> tuple[list[str], list[str]]:
-        """(reasoning pieces, content pieces): what the stream sends, one token each."""
-        size = self.chunk_size
-        return ([self.reasoning[i : i + size] for i in range(0, len(self.reasoning or ""), size)],
-                [self.content[i : i + size] for i in range(0, len(self.content), size)])
-
 
 Responder = Callable[[dict[str, Any]], "str | ScriptedReply"]
 
@@ -98,7 +65,8 @@ class ScriptedServer:
         if self._httpd is not None:
             raise RuntimeError("ScriptedServer is already started")
         self._httpd = httpd = _HTTPServer((self.host, self.port), _Handler)
-        httpd.scripted, self.port, self._started_at = self, httpd.server_address[1], time.monotonic()
+        httpd.scripted, self.port = self, httpd.server_address[1]
+        self.start_loading_clock()
         # A short poll interval keeps stop() fast; tests start and stop many servers.
         self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
@@ -138,7 +106,7 @@ class ScriptedServer:
 
     def enqueue_fault(self, kind: str, *, seconds: float | None = None, model: str | None = None) -> None:
         """Queue a transport fault (FAULT_KINDS). ``delay`` sleeps, then serves the next queued reply."""
-        text = _PARTIAL_TEXT if kind in ("reset", "cut") else ""
+        text = PARTIAL_TEXT if kind in ("reset", "cut") else ""
         self.enqueue_reply(ScriptedReply(text, fault=kind, seconds=seconds), model=model)
 
     def enqueue_reply(self, reply: ScriptedReply, *, model: str | None = None) -> None:
@@ -164,6 +132,10 @@ class ScriptedServer:
             return [self.model] + sorted(k for k in self._queues if k is not None and k != self.model)
 
     # ---- used by the handler -------------------------------------------------------------------
+    def start_loading_clock(self) -> None:
+        """``loading_seconds`` count from now (the server's start, or the in-process transport's)."""
+        self._started_at = time.monotonic()
+
     def loading(self) -> bool:
         return time.monotonic() - self._started_at < self.loading_seconds
 
@@ -200,7 +172,7 @@ class ScriptedServer:
 
     def usage(self, body: dict[str, Any], reply: ScriptedReply, completion_tokens: int) -> dict[str, Any]:
         """Token counts ≈ chars/4; cached = the prefix shared with this model's previous prompt."""
-        prompt = _prompt_text(body.get("messages"))
+        prompt = prompt_text(body.get("messages"))
         with self._lock:
             previous = self._previous_prompt.get(str(body.get("model")), "")
             self._previous_prompt[str(body.get("model"))] = prompt
@@ -279,128 +251,47 @@ class _Handler(BaseHTTPRequestHandler):
         log.debug("scripted server: " + format, *args)
 
     def do_GET(self) -> None:  # noqa: N802 - the stdlib's naming
-        path = self.path.split("?", 1)[0].rstrip("/")
-        if path == "/health" and self.server.scripted.loading():
-            self._send_json(503, _error("Loading model", "unavailable_error"))
-        elif path == "/health":
-            self._send_json(200, {"status": "ok"})
-        elif path == "/v1/models":
-            data = [{"id": n, "object": "model", "owned_by": "scripted"} for n in self.server.scripted.model_names()]
-            self._send_json(200, {"object": "list", "data": data})
-        else:
-            self._send_json(404, _error(f"scripted server: no route GET {path}", "not_found_error"))
+        self._play(answer(self.server.scripted, "GET", self.path, b""))
 
     def do_POST(self) -> None:  # noqa: N802 - the stdlib's naming
-        scripted, path = self.server.scripted, self.path.split("?", 1)[0].rstrip("/")
-        tokenize_route = {"llama.cpp": "/tokenize", "llama-cpp-python": "/extras/tokenize/count"}.get(scripted.tokenize)
-        if path == tokenize_route:
-            self._tokenize(scripted.tokenize)
-            return
-        if path != "/v1/chat/completions":
-            self.rfile.read(int(self.headers.get("Content-Length") or 0))  # keep the kept-alive connection in sync
-            self._send_json(404, _error(f"scripted server: no route POST {path}", "not_found_error"))
-            return
-        body = self._read_json()
-        if body is None:
-            return
-        reply_id = f"chatcmpl-scripted-{scripted.record(body)}"
-        if scripted.loading():
-            self._send_json(503, _error("Loading model", "unavailable_error"))
-            return
+        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))  # read even for a 404: keep-alive stays in sync
+        self._play(answer(self.server.scripted, "POST", self.path, raw))
+
+    def _play(self, reply: Answer) -> None:
         try:
-            reply = scripted.next_reply(body)
-        except Exception as exc:  # a broken responder is the test's bug: answer it visibly, keep serving
-            log.exception("scripted server: responder failed")
-            message = f"scripted server: responder failed: {type(exc).__name__}: {exc}"
-            self._send_json(500, _error(message, "server_error"))
-            return
-        if reply is None:
-            self._send_json(500, _error(NO_REPLY_MESSAGE, "server_error"))
-            return
-        try:
-            self._serve(reply, body, reply_id)
+            time.sleep(reply.delay)
+            if reply.fault == "refuse":
+                self.close_connection = True  # returning without writing a byte closes the socket
+            elif reply.events is None:
+                self._send_json(reply.status, reply.document or {}, reply.headers, cut=reply.fault)
+            else:
+                self._send_stream(reply)
         except (BrokenPipeError, ConnectionResetError) as exc:
             # The client gave up (e.g. its read timeout fired during a delay): nothing left to answer.
             log.debug("scripted server: client went away: %s", exc)
             self.close_connection = True
 
-    def _tokenize(self, style: str) -> None:
-        """Counts as the chat usage does (≈ chars/4), over the text the client sent."""
-        body = self._read_json(chat=False)
-        if body is None:
-            return
-        text = body.get("content" if style == "llama.cpp" else "input")
-        if not isinstance(text, str):
-            self._send_json(400, _error("scripted server: tokenize needs a text field", "invalid_request_error"))
-            return
-        count = (len(text) + 3) // 4
-        self._send_json(200, {"tokens": list(range(count))} if style == "llama.cpp" else {"count": count})
-
-    # ---- replies -------------------------------------------------------------------------------
-    def _serve(self, reply: ScriptedReply, body: dict[str, Any], reply_id: str) -> None:
-        time.sleep(reply.delay)
-        if reply.fault == "refuse":
-            self.close_connection = True  # returning without writing a byte closes the socket
-        elif reply.fault is not None and reply.fault.isdigit():
-            status = int(reply.fault)
-            headers = {"Retry-After": str(int(reply.seconds or 0))} if status == 429 else {}
-            kind = "rate_limit_error" if status == 429 else "server_error" if status >= 500 else "invalid_request_error"
-            self._send_json(status, _error(f"{_STATUS_TEXT[status]} (scripted fault)", kind), headers)
-        elif body.get("stream"):
-            self._send_stream(reply, body, reply_id)
-        else:
-            self._send_whole(reply, body, reply_id)
-
-    def _send_whole(self, reply: ScriptedReply, body: dict[str, Any], reply_id: str) -> None:
-        message = {"role": "assistant", "content": reply.content}
-        if reply.reasoning:
-            message["reasoning_content"] = reply.reasoning
-        document = _envelope(reply_id, body, "chat.completion")
-        document["choices"] = [{"index": 0, "message": message, "finish_reason": reply.finish_reason}]
-        if reply.send_usage:
-            usage = self.server.scripted.usage(body, reply, sum(map(len, reply.token_pieces())))
-            document.update(usage=usage, timings=_timings(usage))
-        if reply.fault not in ("reset", "cut"):
-            self._send_json(200, document)
-            return
-        data = json.dumps(document).encode()
-        self._start_response(200, "application/json", {"Content-Length": str(len(data))})
-        self.wfile.write(data[: len(data) // 2])
-        self._abort(reset=reply.fault == "reset", chunked=False)
-
-    def _send_stream(self, reply: ScriptedReply, body: dict[str, Any], reply_id: str) -> None:
-        base = _envelope(reply_id, body, "chat.completion.chunk")
-        reasoning, content = reply.token_pieces()
-        tokens = [_chunk(base, {"reasoning_content": p}) for p in reasoning]
-        tokens += [_chunk(base, {"content": p}) for p in content]
+    def _send_stream(self, reply: Answer) -> None:
         self._start_response(200, "text/event-stream", {"Transfer-Encoding": "chunked", "Cache-Control": "no-cache"})
-        self._write_events([_chunk(base, {"role": "assistant"})])
-        if reply.fault in ("reset", "cut"):
-            self._write_tokens(tokens[: max(1, len(tokens) // 2)])
+        events = reply.events or []
+        self._write_chunk(encode_events(events[:1]))
+        self._write_tokens(events[1:])
+        if reply.fault:
             self._abort(reset=reply.fault == "reset", chunked=True)
             return
-        tail = [_chunk(base, {}, reply.finish_reason)]
-        if reply.send_usage:
-            usage = self.server.scripted.usage(body, reply, len(tokens))
-            tail[0]["timings"] = _timings(usage)  # llama.cpp puts them on the last choice chunk
-            if (body.get("stream_options") or {}).get("include_usage"):
-                tail.append({**base, "choices": [], "usage": usage})
-        self._write_tokens(tokens)
-        self._write_events(tail, done=True)
+        self._write_chunk(encode_events(reply.tail, done=True))
         self.wfile.write(b"0\r\n\r\n")
 
     def _write_tokens(self, events: list[dict[str, Any]]) -> None:
         throttle = self.server.scripted.throttle
         if throttle is None:
-            self._write_events(events)  # one write: keeps the fake's own cost out of overhead measurements
+            self._write_chunk(encode_events(events))  # one write: keeps the fake's own cost out of overhead measurements
             return
         for event in events:
             throttle.wait_turn()
-            self._write_events([event])
+            self._write_chunk(encode_events([event]))
 
-    def _write_events(self, events: list[dict[str, Any]], *, done: bool = False) -> None:
-        data = b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events)
-        data += b"data: [DONE]\n\n" if done else b""
+    def _write_chunk(self, data: bytes) -> None:
         if data:
             self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
 
@@ -415,55 +306,18 @@ class _Handler(BaseHTTPRequestHandler):
         elif chunked:
             self.wfile.write(b"0\r\n\r\n")
 
-    # ---- plumbing ------------------------------------------------------------------------------
-    def _read_json(self, *, chat: bool = True) -> dict[str, Any] | None:
-        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        try:
-            body = json.loads(raw or b"null")
-        except ValueError as exc:
-            self._send_json(400, _error(f"scripted server: request body is not JSON: {exc}", "invalid_request_error"))
-            return None
-        if not isinstance(body, dict) or (chat and not isinstance(body.get("messages"), list)):
-            message = "scripted server: the body must be a JSON object with a 'messages' list"
-            self._send_json(400, _error(message, "invalid_request_error"))
-            return None
-        return body
-
     def _start_response(self, status: int, content_type: str, headers: dict[str, str]) -> None:
         self.send_response(status)
         for name, value in {"Content-Type": content_type, **headers}.items():
             self.send_header(name, value)
         self.end_headers()
 
-    def _send_json(self, status: int, document: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+    def _send_json(self, status: int, document: dict[str, Any], headers: dict[str, str] | None = None,
+                   *, cut: str | None = None) -> None:
         data = json.dumps(document).encode()
         self._start_response(status, "application/json", {"Content-Length": str(len(data)), **(headers or {})})
-        self.wfile.write(data)
-
-
-def _error(message: str, kind: str) -> dict[str, Any]:
-    return {"error": {"message": message, "type": kind}}
-
-
-def _envelope(reply_id: str, body: dict[str, Any], obj: str) -> dict[str, Any]:
-    return {"id": reply_id, "object": obj, "created": int(time.time()), "model": body.get("model") or "scripted"}
-
-
-def _chunk(base: dict[str, Any], delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
-    return {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}]}
-
-
-def _timings(usage: dict[str, Any]) -> dict[str, int]:
-    cached = usage["prompt_tokens_details"]["cached_tokens"]
-    return {"cache_n": cached, "prompt_n": usage["prompt_tokens"] - cached, "predicted_n": usage["completion_tokens"]}
-
-
-def _prompt_text(messages: list[Any]) -> str:
-    """The messages as one string, in order, roughly as a chat template lays them out."""
-    parts = []
-    for message in messages:
-        message = message if isinstance(message, dict) else {"content": message}
-        content = message.get("content")
-        parts.append(f"<|{message.get('role', '')}|>\n{content if isinstance(content, str) else json.dumps(content)}\n")
-    return "".join(parts)
-
+        if not cut:
+            self.wfile.write(data)
+            return
+        self.wfile.write(data[: len(data) // 2])
+        self._abort(reset=cut == "reset", chunked=False)
