@@ -32,6 +32,8 @@ LAZY_COMMANDS = {
     "bench": ("tfagent.agent.serving.bench", "bench_command",
               "Measure ENDPOINT (a configured name or a base URL): tok/s, TTFT and latency percentiles, errors."),
     "model": ("tfagent.agent.serving.localmodel", "localmodel_group", "Demo models and an offline aws provider, from package registries."),
+    "mcp": ("tfagent.agent.cli.mcp_server", "mcp_command",
+            "Serve tfagent over the Model Context Protocol (stdio; --http for streamable HTTP on 127.0.0.1)."),
 }
 
 

@@ -1,0 +1,122 @@
+"""`tfagent mcp` driven by the official MCP SDK's own client over stdio (a real subprocess).
+
+Roots come from the client's ``list_roots_callback``; hostile paths (``..``, absolute paths, a symlink
+leading out) are refused and nothing is written outside the roots; the model is the scripted
+OpenAI-compatible server (a real HTTP server on 127.0.0.1), or a port nobody listens on.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from pathlib import Path
+
+import anyio
+import pytest
+from mcp import Client, StdioServerParameters
+from mcp.types import ListRootsResult, Root
+
+from tfagent.agent.model.testing import ScriptedServer
+
+GOOD = '```hcl title="main.tf"\nresource "aws_s3_bucket" "logs" {\n  bucket = "logs"\n}\n```\n'
+BROKEN = '```hcl title="main.tf"\nresource "aws_s3_bucket" "logs" {\n  bucket = \n}\n```\n'
+
+
+def server_params(*extra: str) -> StdioServerParameters:
+    return StdioServerParameters(command=sys.executable, args=["-m", "tfagent.agent.cli", "mcp", *extra], env=dict(os.environ))
+
+
+def call(root: Path, name: str, arguments: dict, *, progress=None, extra: tuple[str, ...] = ()):
+    async def roots(context) -> ListRootsResult:
+        return ListRootsResult(roots=[Root(uri=root.resolve().as_uri(), name="workspace")])
+
+    async def main():
+        with anyio.fail_after(120):
+            async with Client(server_params(*extra), list_roots_callback=roots) as client:
+                return await client.call_tool(name, arguments, progress_callback=progress)
+
+    return anyio.run(main)
+
+
+def text(result) -> str:
+    return " ".join(getattr(c, "text", "") for c in result.content)
+
+
+@pytest.fixture
+def workspace(tmp_path) -> Path:
+    root = tmp_path / "workspace"
+    (root / "infra").mkdir(parents=True)
+    (root / "infra" / "main.tf").write_text('resource "aws_s3_bucket" "x" {\n  bucket = \n}\n')
+    return root
+
+
+def test_list_verifiers_and_verify_a_folder_inside_the_roots(workspace):
+    listed = call(workspace, "list_verifiers", {})
+    names = {v["name"]: v for v in listed.structured_content["verifiers"]}
+    assert {"hcl", "fmt", "validate", "plan", "rego"} <= set(names) and names["hcl"]["available"]
+    result = call(workspace, "verify", {"path": "infra", "verify": "hcl"})
+    assert not result.is_error, text(result)
+    doc = result.structured_content
+    assert doc["ok"] is False and doc["stages"][0]["verifier"] == "hcl"
+    diag = doc["stages"][0]["diagnostics"][0]
+    assert diag["file"] == "main.tf" and diag["line"] >= 2 and diag["category"] == "syntax"
+    given = call(workspace, "verify", {"files": {"main.tf": 'resource "aws_s3_bucket" "y" {\n  bucket = "y"\n}\n'}, "verify": "hcl"})
+    assert given.structured_content["ok"] is True
+
+
+def test_hostile_paths_are_refused(workspace, tmp_path):
+    secret = tmp_path / "outside" / "secret.tf"
+    secret.parent.mkdir()
+    secret.write_text('variable "password" { default = "hunter2" }\n')
+    (workspace / "leak").mkdir()
+    (workspace / "leak" / "main.tf").symlink_to(secret)
+    for path in ("../outside", str(secret.parent), "infra/../../outside", "leak"):
+        result = call(workspace, "verify", {"path": path, "verify": "hcl"})
+        assert result.is_error, path
+        assert "outside the granted roots" in text(result) and "hunter2" not in text(result)
+    # A write target outside the roots is refused before any model call (none is reachable here).
+    out = call(workspace, "generate_terraform", {"prompt": "a bucket", "base_url": "http://127.0.0.1:9/v1",
+                                                 "model": "m", "out": "../escaped"})
+    assert out.is_error and "outside the granted roots" in text(out)
+    assert not (tmp_path / "escaped").exists()
+
+
+def test_generate_terraform_retries_reports_progress_and_writes_inside_the_roots(workspace):
+    with ScriptedServer() as srv:
+        srv.enqueue(BROKEN)
+        srv.enqueue(GOOD)
+        progress: list[tuple[float, float | None, str | None]] = []
+
+        async def on_progress(value, total, message):
+            progress.append((value, total, message))
+
+        result = call(workspace, "generate_terraform",
+                      {"prompt": "a private S3 bucket", "base_url": srv.base_url, "model": "scripted",
+                       "verify": "hcl", "max_attempts": 3, "out": "generated"}, progress=on_progress)
+    assert not result.is_error, text(result)
+    doc = result.structured_content
+    assert doc["verdict"] == "verified" and [a["ok"] for a in doc["attempts"]] == [False, True]
+    assert doc["attempts"][0]["stages"][0]["diagnostics"][0]["category"] == "syntax"
+    assert 'bucket = "logs"' in doc["files"]["main.tf"]
+    assert (workspace / "generated" / "main.tf").read_text() == doc["files"]["main.tf"]
+    assert [(v, t) for v, t, _ in progress] == [(1.0, 3.0), (2.0, 3.0)]
+    assert progress[0][2] == "attempt 1: failed" and progress[1][2] == "attempt 2: verified"
+
+
+def test_a_model_server_that_cannot_be_reached_is_a_tool_error(workspace):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again when the block ends: nobody listens there
+    result = call(workspace, "generate_terraform", {"prompt": "a bucket", "base_url": f"http://127.0.0.1:{port}/v1",
+                                                    "model": "m", "verify": "hcl", "ready_timeout": 1})
+    assert result.is_error and "unreachable" in text(result)
+
+
+def test_eval_report_refuses_databases_outside_the_roots(workspace, tmp_path):
+    outside = tmp_path / "evals.db"
+    outside.write_bytes(b"")
+    result = call(workspace, "eval_report", {"run_id": "x", "db": str(outside)})
+    assert result.is_error and "outside the granted roots" in text(result)
+    missing = call(workspace, "eval_report", {"run_id": "x", "db": "nope.db"})
+    assert missing.is_error and "no eval database" in text(missing)
