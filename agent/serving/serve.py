@@ -192,6 +192,7 @@ class Running:
     base_url: str
     alias: str
     bpw: float
+    described: str = ""  # "backend NAME (what runs); CPU share" — printed after the URL line
 
 
 def launch(model: Path, name: str, alias: str, opts: ServeOptions, *, ready_timeout: float, echo=click.echo) -> Running:
@@ -203,7 +204,7 @@ def launch(model: Path, name: str, alias: str, opts: ServeOptions, *, ready_time
                          f"stop it with `tfagent serve --stop {name}`")
     check_port_free(opts.host, opts.port)
     backend = find_backend(opts.backend)
-    echo(f"{name}: backend {backend} ({backend_origin(backend)})" + _cpu_text(opts.cpu), err=True)
+    described = f"backend {backend} ({backend_origin(backend)})" + _cpu_text(opts.cpu)
     for note in backend_notes(backend, opts):
         echo(f"note: {note}", err=True)
     log_path = servers_dir() / f"{name}.log"
@@ -229,7 +230,7 @@ def launch(model: Path, name: str, alias: str, opts: ServeOptions, *, ready_time
         stop_group(proc.pid, proc.pid)
         forget(name)
         raise
-    return Running(name, proc, base_url, alias, info.bpw)
+    return Running(name, proc, base_url, alias, info.bpw, described)
 
 
 def _pinning(share: CpuShare | None) -> set[int] | None:
@@ -315,6 +316,7 @@ def run_servers(models: list[Path], opts: ServeOptions, alias: str | None, name:
                                   "threads": share.threads if share else opts.threads})
             running.append(launch(path.resolve(), name or the_alias, the_alias, one, ready_timeout=ready_timeout))
             click.echo(f"{running[-1].name}: {running[-1].base_url}  (model {the_alias}, {running[-1].bpw:.2f} bpw)")
+            click.echo(f"{running[-1].name}: {running[-1].described}", err=True)
         if detach:
             keep_running = True
             click.echo(f"detached; stop with: tfagent serve --stop {running[0].name if len(running) == 1 else 'all'}")
