@@ -58,7 +58,10 @@ def free_port(count: int = 1) -> int:
 
 
 def _is_free(port: int) -> bool:
+    """No listener on the port. TIME_WAIT leftovers of closed connections do not count (llama-server
+    closes its side first, so they sit on its port for a minute), as in serve's own check."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
