@@ -8,7 +8,6 @@ is unreachable.
 from __future__ import annotations
 
 import hashlib
-import os
 import sys
 import threading
 import time
@@ -19,7 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from tfagent.agent.core.click_groups import DefaultLazyGroup
-from tfagent.agent.core.console import fail
+from tfagent.agent.core.console import fail, make_console
 from tfagent.agent.core.defaults import MAX_ATTEMPTS, READY_TIMEOUT
 from tfagent.agent.core.exits import EXIT_INCOMPLETE, EXIT_OK, EXIT_UNREACHABLE
 
@@ -29,7 +28,7 @@ LAZY = {"import-iac-eval": ("tfagent.evals.importers.iac_eval", "import_iac_eval
 
 
 def _console(stderr: bool = False) -> Console:
-    return Console(stderr=stderr, no_color=bool(os.environ.get("NO_COLOR")) or None)
+    return make_console(stderr=stderr)
 
 
 def default_db() -> Path:

@@ -9,17 +9,21 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
 from tfagent.agent.core.click_groups import DefaultLazyGroup
-from tfagent.agent.core.console import fail
+from tfagent.agent.core.console import fail, out_console
 from tfagent.agent.core.defaults import DEFAULT_CHAIN
 from tfagent.agent.core.exits import EXIT_USAGE
 
-if TYPE_CHECKING:
-    from rich.console import Console
+def _escape(text: str) -> str:
+    """User- and config-derived text shown through rich: brackets are text, never markup."""
+    from rich.markup import escape  # on use: `tfagent --help` must not pay for rich
+
+    return escape(text)
+
 
 # Commands that live in their own modules, imported only when used; the third field is the line
 # `tfagent --help` shows, so listing them imports none of them (a test checks it matches).
@@ -35,12 +39,6 @@ LAZY_COMMANDS = {
     "mcp": ("tfagent.agent.cli.mcp_server", "mcp_command",
             "Serve tfagent over the Model Context Protocol (stdio; --http for streamable HTTP on 127.0.0.1)."),
 }
-
-
-def out_console() -> "Console":
-    from rich.console import Console
-
-    return Console()
 
 
 class DefaultGroup(DefaultLazyGroup):
@@ -161,7 +159,6 @@ def verifiers_command(sandbox: str | None) -> None:
     """List every verifier, where it comes from, and whether it can run here; and the sandbox level."""
     import os
 
-    from rich.markup import escape
     from rich.table import Table
 
     from tfagent.agent.core.config import ConfigError, load_config
@@ -179,13 +176,13 @@ def verifiers_command(sandbox: str | None) -> None:
         table.add_column(col)
     for name, info in sorted(discover().items()):
         if info.cls is None:
-            table.add_row(name, info.origin, f"[red]no[/]: {info.load_error}", "")
+            table.add_row(name, info.origin, f"[red]no[/]: {_escape(str(info.load_error))}", "")
             continue
         ok, reason = info.cls().available()
-        table.add_row(name, info.origin, "[green]yes[/]" if ok else f"[yellow]no[/]: {reason}", info.cls.description)
+        table.add_row(_escape(name), _escape(info.origin), "[green]yes[/]" if ok else f"[yellow]no[/]: {_escape(reason)}", _escape(info.cls.description))
     out_console().print(table)
     # soft_wrap: one line, whatever the terminal width, so scripts can grep it
-    out_console().print(f"sandbox for generated code: {escape(describe_isolation(level))}", soft_wrap=True,
+    out_console().print(f"sandbox for generated code: {_escape(describe_isolation(level))}", soft_wrap=True,
                         highlight=False)
 
 
@@ -211,13 +208,13 @@ def endpoints_command(timeout: float) -> None:
                 client.wait_ready(timeout)
             status = "[green]yes[/]"
         except ServerUnreachable as exc:
-            status = f"[red]no[/]: {exc.reason}"
+            status = f"[red]no[/]: {_escape(exc.reason)}"
         except ModelError as exc:
-            status = f"[red]no[/]: {exc}"
+            status = f"[red]no[/]: {_escape(str(exc))}"
         marker = " (default)" if name == config.default_endpoint else ""
-        table.add_row(name + marker, ep.base_url, ep.model, "-" if ep.bpw is None else f"{ep.bpw:g}", status)
+        table.add_row(_escape(name + marker), _escape(ep.base_url), _escape(ep.model), "-" if ep.bpw is None else f"{ep.bpw:g}", status)
     if not config.endpoints:
-        out_console().print("no endpoints configured (add [endpoints.NAME] to tfagent.toml or run `tfagent serve`)")
+        out_console().print(_escape("no endpoints configured (add [endpoints.NAME] to tfagent.toml or run `tfagent serve`)"))
         return
     out_console().print(table)
 
@@ -236,7 +233,7 @@ def runs_group(ctx: click.Context) -> None:
         for col in ("id", "prompt", "attempts", "verdict"):
             table.add_column(col)
         for row in store.list():
-            table.add_row(row.run_id, row.prompt[:60], str(row.attempts), row.status)
+            table.add_row(row.run_id, _escape(row.prompt[:60]), str(row.attempts), row.status)
         out_console().print(table)
 
 

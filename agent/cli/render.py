@@ -7,6 +7,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -55,7 +56,7 @@ class LiveStatus:
         elif kind == "attempt_done":
             print_attempt(self.console, data["attempt"], self.max)
         elif kind == "skipped_verifier":
-            self.console.print(f"[yellow]skipping verifier {data['name']}: {data['reason']}[/]")
+            self.console.print(f"[yellow]skipping verifier {escape(data['name'])}: {escape(data['reason'])}[/]")
         if self.live is not None:
             self.live.update(self._line())
 
@@ -70,12 +71,14 @@ def print_attempt(console: Console, attempt: Attempt, max_attempts: int) -> None
         f"[dim]{attempt.usage.completion_tokens} tok, model {attempt.model_seconds:.1f}s, verify {attempt.verify_seconds:.1f}s[/]",
         highlight=False,
     )
+    for note in attempt.notes:
+        console.print(Text(f"  note: {note}", style="yellow"))
     for v in attempt.verdicts:
         if v.note:
-            console.print(f"  [dim]{v.verifier}: {v.note}[/]", highlight=False)
+            console.print(f"  [dim]{escape(v.verifier)}: {escape(v.note)}[/]", highlight=False)
     for d in attempt.diagnostics[:12]:
         where = f"{d.file}:{d.line}" if d.file and d.line else (d.file or "")
-        console.print(f"  [red]{d.severity}[/] {where} {d.summary}", highlight=False, markup=True, soft_wrap=True)
+        console.print(f"  [red]{d.severity}[/] {escape(where)} {escape(d.summary)}", highlight=False, markup=True, soft_wrap=True)
         if d.detail:
             console.print(Text("    " + d.detail.strip().splitlines()[0][:200], style="dim"))
     if len(attempt.diagnostics) > 12:

@@ -12,15 +12,16 @@ from rich.console import Console
 from tfagent.verifiers.base import VerifyOptions
 from tfagent.verifiers.registry import UnknownVerifier, VerifierUnavailable, parse_chain
 
-from tfagent.agent.core.console import err_console, fail
+from tfagent.agent.core.console import err_console, fail, out_console
 from tfagent.agent.core.defaults import MAX_ATTEMPTS, READY_TIMEOUT
 from tfagent.agent.core.defaults import default_chain as mode_default_chain
 from tfagent.agent.core.verify_options import build_verify_options
-from tfagent.agent.core.exits import EXIT_FORGE, EXIT_OK, EXIT_UNREACHABLE, EXIT_UNVERIFIED, EXIT_USAGE
+from tfagent.agent.core.exits import EXIT_CONTEXT, EXIT_FORGE, EXIT_OK, EXIT_UNREACHABLE, EXIT_UNVERIFIED, EXIT_USAGE
 from tfagent.agent.core.config import ConfigError, load_config, resolve_endpoint
 from tfagent.agent.core.secrets import redact, redact_obj
 from tfagent.agent.loop.graph import run_agent
 from tfagent.agent.model.client import ModelError, ServerUnreachable
+from tfagent.agent.model.context import ContextOverflow
 from tfagent.agent.core.output import OutputError, write_files
 from tfagent.agent.cli.render import LiveStatus, print_result
 from tfagent.agent.loop.runs import RunStore, new_run_id
@@ -125,7 +126,7 @@ def _build_request(prompt: str | None, mode: str, lang: str | None, p: dict[str,
 
 
 def execute(prompt: str | None, mode: str, lang: str | None, params: dict[str, Any]) -> int:
-    console, errc = Console(), err_console()
+    console, errc = out_console(), err_console()
     try:
         request, out = _build_request(prompt, mode, lang, params)
         git = _git_preflight(params, out)
@@ -141,9 +142,18 @@ def execute(prompt: str | None, mode: str, lang: str | None, params: dict[str, A
             result = run_agent(request, on_event=live, checkpointer=store.checkpointer, resume=resume)
     except (UnknownVerifier, VerifierUnavailable) as exc:
         raise fail(str(exc), EXIT_USAGE)
+    except ContextOverflow as exc:
+        store.ended(request.run_id, "context_overflow")
+        raise fail(f"{exc}. Nothing older was left to drop. Give the server a larger context (llama-server -c, "
+                   f"tfagent serve --ctx, vLLM --max-model-len) or shorten the prompt; resuming would fail the same way.",
+                   EXIT_CONTEXT)
     except ServerUnreachable as exc:
+        if getattr(exc, "before_first_request", False):
+            store.ended(request.run_id, "unreachable")
+            raise fail(f"{exc}; nothing was sent. Start the server (or check --base-url), then run the command again.",
+                       EXIT_UNREACHABLE)
         store.interrupted(request.run_id)
-        raise fail(str(exc), EXIT_UNREACHABLE)
+        raise fail(f"{exc} (continue later with: tfagent --resume {request.run_id})", EXIT_UNREACHABLE)
     except ModelError as exc:
         store.interrupted(request.run_id)
         raise fail(f"{exc} (continue later with: tfagent --resume {request.run_id})", EXIT_UNREACHABLE)

@@ -119,6 +119,7 @@ class Attempt:
     model_seconds: float = 0.0
     verify_seconds: float = 0.0
     transport_retries: int = 0
+    notes: list[str] = field(default_factory=list)  # what the loop changed in the request (e.g. to fit the context)
 
     @property
     def diagnostics(self) -> list[Diagnostic]:
@@ -144,6 +145,7 @@ class Attempt:
             "model_seconds": round(self.model_seconds, 4),
             "verify_seconds": round(self.verify_seconds, 4),
             "transport_retries": self.transport_retries,
+            "notes": list(self.notes),
         }
 
     @classmethod
@@ -164,6 +166,7 @@ class Attempt:
             model_seconds=float(d.get("model_seconds", 0.0)),
             verify_seconds=float(d.get("verify_seconds", 0.0)),
             transport_retries=int(d.get("transport_retries", 0)),
+            notes=list(d.get("notes") or []),
         )
 
 

@@ -18,6 +18,7 @@ from tfagent.verifiers.registry import build_chain
 
 from tfagent.agent.core.config import state_dir
 from tfagent.agent.model.client import ModelClient
+from tfagent.agent.model.errors import ServerUnreachable
 from tfagent.agent.loop.nodes import EventSink, Runtime, first_messages
 from tfagent.agent.loop.runs import new_run_id
 from tfagent.agent.loop.state import AgentState, RunRequest, initial_state, is_done
@@ -79,7 +80,11 @@ def run_agent(
     if start is not None and is_done(start, request.max_attempts):
         final: dict[str, Any] = dict(start)
     else:
-        client.wait_ready(request.ready_timeout)
+        try:
+            client.wait_ready(request.ready_timeout)
+        except ServerUnreachable as exc:
+            exc.before_first_request = True  # nothing was sent: the run is "unreachable", not "interrupted"
+            raise
         final = graph.invoke(start, config)
     result = _result(run_id, request, chain, final)
     if on_event:

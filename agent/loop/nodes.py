@@ -12,7 +12,9 @@ from tfagent.verifiers.base import VerifyContext, error
 from tfagent.verifiers.registry import Chain
 
 from tfagent.agent.loop import feedback as fb
+from tfagent.agent.loop.context_fit import estimated_tokens, shrink
 from tfagent.agent.model.client import ModelClient
+from tfagent.agent.model.context import ContextOverflow
 from tfagent.agent.core.output import materialize, read_back
 from tfagent.agent.loop.replies import MAX_FILES, MAX_TOTAL_BYTES, parse_reply
 from tfagent.agent.core.secrets import hardcoded_in, redact
@@ -73,11 +75,41 @@ class Runtime:
         number = len(state.get("attempts", [])) + 1
         self.emit("attempt_start", number=number, max_attempts=self.request.max_attempts)
         self.emit("phase", phase="generating", number=number)
-        messages = list(state["messages"])
-        completion = self.client.complete(
-            messages, on_progress=lambda tokens, elapsed: self.emit("progress", tokens=tokens, elapsed=elapsed)
-        )
-        return {"pending": self._attempt_from(number, messages, completion).to_dict()}
+        messages, notes = self._fitted(list(state["messages"]), state.get("attempts") or [])
+        while True:
+            try:
+                completion = self.client.complete(
+                    messages, on_progress=lambda tokens, elapsed: self.emit("progress", tokens=tokens, elapsed=elapsed)
+                )
+                break
+            except ContextOverflow:
+                smaller = shrink(messages)
+                if smaller is None:
+                    raise  # nothing left to drop: the run ends with its own outcome (cli/runner.py)
+                messages, note = smaller
+                notes.append(note)
+                self.emit("context_trimmed", number=number, note=note)
+        attempt = self._attempt_from(number, messages, completion)
+        attempt.notes = notes
+        return {"pending": attempt.to_dict()}
+
+    def _fitted(self, messages: list[dict[str, str]], attempts: list[dict[str, Any]]) -> tuple[list[dict[str, str]], list[str]]:
+        """Check the retry against the server's context before sending it (its size from the server,
+        the request's from the server's own count of the previous one); shrink what cannot fit."""
+        notes: list[str] = []
+        size = self.client.context_size() if attempts else None
+        if not size:
+            return messages, notes
+        last = Attempt.from_dict(attempts[-1])
+        needed = estimated_tokens(last.usage.prompt_tokens, last.usage.completion_tokens, last.feedback)
+        if needed < size:
+            return messages, notes
+        smaller = shrink(messages)
+        if smaller is not None:
+            messages, note = smaller
+            notes.append(f"{note} (about {needed} tokens, the server's context is {size})")
+            self.emit("context_trimmed", number=len(attempts) + 1, note=notes[-1])
+        return messages, notes
 
     def _attempt_from(self, number: int, messages: list[dict[str, str]], c: Completion) -> Attempt:
         fmt = reply_format(self.request.mode, self.request.lang)

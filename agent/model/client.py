@@ -26,6 +26,8 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_at
 
 from tfagent.agent.core.secrets import redact_obj
 from tfagent.agent.core.types import Completion, Endpoint
+from tfagent.agent.model.context import overflow_from_error, server_context_size
+from tfagent.agent.model.errors import ModelError, ServerUnreachable
 from tfagent.agent.model.accounting import count_prompt_tokens
 from tfagent.agent.model.retry import (RETRYABLE_STATUS, StreamCut, api_message, body_message, describe_transport_error,
                                        is_transient, retry_after_seconds, short_reason)
@@ -38,26 +40,6 @@ log = logging.getLogger(__name__)
 _SCHEMA_PARAMS = ("temperature", "top_p", "seed", "max_tokens", "stop", "presence_penalty", "frequency_penalty")
 _PROBE_INTERVAL = 0.1  # seconds between readiness probes
 _MAX_BACKOFF = 30.0  # seconds: the longest single wait between transport retries
-
-
-class ServerUnreachable(Exception):
-    """The model server cannot be reached (or kept dropping the connection). Exit code 3."""
-
-    def __init__(self, url: str, reason: str, *, waited: float | None = None) -> None:
-        self.url, self.reason, self.waited = url, reason, waited
-        super().__init__(str(self))
-
-    def __str__(self) -> str:
-        waited = f" (waited {self.waited:.1f} s)" if self.waited is not None else ""
-        return f"model server {self.url} is unreachable: {self.reason}{waited}"
-
-
-class ModelError(Exception):
-    """The server answered, but with an error retrying cannot fix (or that persisted through retries)."""
-
-    def __init__(self, message: str, *, url: str, status: int | None = None) -> None:
-        self.url, self.status = url, status
-        super().__init__(message)
 
 
 class ModelClient:
@@ -232,11 +214,15 @@ class ModelClient:
     def _stream_once(self, request: dict[str, Any], on_progress: ProgressCallback | None) -> Completion:
         # Raw SSE lines, parsed by sse.py (cheaper than the openai client's typed chunks).
         collector = StreamCollector(time.perf_counter(), on_progress)
+        events = 0
         with self._client.chat.completions.with_streaming_response.create(**request) as response:
             for event in sse_data(response.iter_lines()):
                 if event == "[DONE]":
                     break
+                events += 1
                 collector.add(self._parse_event(event))
+        if events == 0:
+            self._raise_if_overflow(request)  # llama-cpp-python's way of saying "too long": see context.py
         if collector.finish_reason is None:
             raise StreamCut(f"the reply stream ended after {collector.tokens} tokens without a finish_reason")
         return collector.completion()
@@ -257,8 +243,30 @@ class ModelClient:
         return chunk
 
     # ---- error translation -------------------------------------------------------------------
+    def _raise_if_overflow(self, request: dict[str, Any]) -> None:
+        """After an empty stream: the same request unstreamed, one token, answers the overflow as a 400."""
+        probe = {k: v for k, v in request.items() if k not in ("stream", "stream_options")}
+        try:
+            self._client.chat.completions.create(**{**probe, "max_tokens": 1})
+        except openai.APIStatusError as exc:
+            overflow = overflow_from_error(self.base_url, exc.status_code, api_message(exc), exc.body)
+            if overflow is not None:
+                raise overflow from None
+        except (openai.APIConnectionError, httpx.TransportError) as exc:
+            log.info("overflow probe after an empty stream failed too (%s)", describe_transport_error(exc.__cause__ or exc))
+
+    def context_size(self) -> int | None:
+        """The context window the server reports (llama-server /props, vLLM max_model_len), cached."""
+        if not hasattr(self, "_context_size"):
+            headers = {"Authorization": f"Bearer {self.endpoint.api_key}"} if self.endpoint.api_key else {}
+            self._context_size = server_context_size(self._http, self.root_url, self.base_url, self.endpoint.model, headers)
+        return self._context_size
+
     def _status_error(self, exc: openai.APIStatusError, retries: int, seconds: float) -> ModelError:
         status, message = exc.status_code, api_message(exc)
+        overflow = overflow_from_error(self.base_url, status, message, exc.body)
+        if overflow is not None:
+            return overflow
         if status in RETRYABLE_STATUS:
             text = (
                 f"model server {self.base_url} kept failing (HTTP {status}: {message}); "

@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from tfagent.agent.model.testing_context import EMPTY_STREAM, model_fields, overflow_answer, props
+
 # ``scripted`` below is a ``testing.ScriptedServer`` (it holds the queues; this module only reads
 # them). Not imported, so the protocol does not depend on the server that uses it.
 ScriptedServer = Any
@@ -87,6 +89,9 @@ def answer(scripted: ScriptedServer, method: str, path: str, raw_body: bytes) ->
     reply_id = f"chatcmpl-scripted-{scripted.record(body)}"
     if scripted.loading():
         return Answer(503, error_document("Loading model", "unavailable_error"))
+    overflow = _overflow(scripted, body)
+    if overflow is not None:
+        return overflow
     try:
         reply = scripted.next_reply(body)
     except Exception as exc:  # a broken responder is the test's bug: answer it visibly, keep serving
@@ -102,10 +107,27 @@ def _answer_get(scripted: ScriptedServer, path: str) -> Answer:
         return Answer(503, error_document("Loading model", "unavailable_error"))
     if path == "/health":
         return Answer(200, {"status": "ok"})
+    style, size = getattr(scripted, "context_style", None), getattr(scripted, "context_size", None)
+    if path == "/props" and props(style, size) is not None:
+        return Answer(200, props(style, size))
     if path == "/v1/models":
-        data = [{"id": n, "object": "model", "owned_by": "scripted"} for n in scripted.model_names()]
+        extra = model_fields(style, size)
+        data = [{"id": n, "object": "model", "owned_by": "scripted", **extra} for n in scripted.model_names()]
         return Answer(200, {"object": "list", "data": data})
     return Answer(404, error_document(f"scripted server: no route GET {path}", "not_found_error"))
+
+
+def _overflow(scripted: ScriptedServer, body: dict[str, Any]) -> Answer | None:
+    """A request too large for the context, answered as the played server answers it (testing_context.py)."""
+    size = getattr(scripted, "context_size", None)
+    if not size:
+        return None
+    played = overflow_answer(scripted.context_style, size, (len(prompt_text(body["messages"])) + 3) // 4, body)
+    if played is None:
+        return None
+    if played == EMPTY_STREAM:
+        return Answer(200, events=[], fault="cut")  # HTTP 200, then the stream ends without one event
+    return Answer(played[0], played[1])
 
 
 def _tokenize(style: str | None, raw_body: bytes) -> Answer:

@@ -30,6 +30,7 @@ from tfagent.agent.model.scripted_protocol import (FAULT_KINDS, NO_REPLY_MESSAGE
                                                    ScriptedReply, answer, encode_events, prompt_text)
 
 __all__ = ["FAULT_KINDS", "NO_REPLY_MESSAGE", "ScriptedReply", "ScriptedServer"]
+from tfagent.agent.model.testing_context import check_style
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,8 @@ class ScriptedServer:
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, model: str = "scripted", loading_seconds: float = 0.0,
                  responder: Responder | None = None, capacity_tokens_per_second: float | None = None,
-                 tokenize: str | None = "llama.cpp") -> None:
+                 tokenize: str | None = "llama.cpp", context_size: int | None = None,
+                 context_style: str = "llama-server") -> None:
         if capacity_tokens_per_second is not None and capacity_tokens_per_second <= 0:
             raise ValueError("capacity_tokens_per_second must be positive")
         self.host, self.port, self.model = host, port, model
@@ -51,6 +53,8 @@ class ScriptedServer:
         # Which tokenize endpoint it offers, like the server it plays: llama.cpp's POST /tokenize
         # {"content"} → {"tokens"}, llama-cpp-python's POST /extras/tokenize/count {"input"} → {"count"}.
         self.tokenize = tokenize
+        check_style(context_style)
+        self.context_size, self.context_style = context_size, context_style  # see testing_context.py
         self.throttle = _Throttle(capacity_tokens_per_second) if capacity_tokens_per_second else None
         self._lock = threading.Lock()
         self._queues: dict[str | None, deque[ScriptedReply]] = {None: deque()}
