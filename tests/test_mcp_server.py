@@ -120,3 +120,68 @@ def test_eval_report_refuses_databases_outside_the_roots(workspace, tmp_path):
     assert result.is_error and "outside the granted roots" in text(result)
     missing = call(workspace, "eval_report", {"run_id": "x", "db": "nope.db"})
     assert missing.is_error and "no eval database" in text(missing)
+
+
+def test_eval_report_returns_a_stored_runs_summary(workspace):
+    from tfagent.agent.core.config import load_config, user_config_path
+    from tfagent.evals.runner import EvalPlan, EvalRunner
+    from tfagent.evals.store import Store
+    from tfagent.evals.suite import load_suite
+
+    suite_path = workspace / "mini.yaml"
+    suite_path.write_text(
+        "name: mini\ndescription: two buckets\nattribution: test data\n"
+        "defaults:\n  mode: terraform\n  verify: [hcl]\n  judge:\n    hcl:\n      resources: [aws_s3_bucket]\n"
+        "tasks:\n  - id: t1\n    prompt: Create an S3 bucket for task t1.\n  - id: t2\n    prompt: Create an S3 bucket for task t2.\n",
+        encoding="utf-8")
+    with ScriptedServer(responder=lambda body: GOOD) as srv:
+        config = user_config_path()
+        config.parent.mkdir(parents=True, exist_ok=True)
+        config.write_text(f'[endpoints.q4]\nbase_url = "{srv.base_url}"\nmodel = "quant-b"\nbpw = 4.5\n', encoding="utf-8")
+        suite = load_suite(suite_path)
+        plan = EvalPlan(suite=suite, tasks=suite.tasks, endpoints=[load_config().endpoints["q4"]], samples=1,
+                        max_attempts=2, concurrency=2, reference=None)
+        with Store(workspace / "evals.db") as store:
+            run_id = EvalRunner(plan, store).run().run_id
+    result = call(workspace, "eval_report", {"run_id": run_id, "db": "evals.db"})
+    assert not result.is_error, text(result)
+    doc = result.structured_content
+    assert doc["meta"]["run_id"] == run_id and doc["meta"]["complete"] == doc["meta"]["cells"] == 2
+    (endpoint,) = doc["summary"]["endpoints"]
+    assert [e["passed"] for e in endpoint["pass_at_k"]] == [2, 2]
+
+
+def test_streamable_http_on_loopback(workspace):
+    import subprocess
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "tfagent.agent.cli", "mcp", "--http", "--port", str(port),
+                             "--root", str(workspace)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            assert proc.poll() is None, proc.stderr.read().decode()
+            time.sleep(0.2)
+
+        async def main():
+            with anyio.fail_after(60):
+                async with Client(f"http://127.0.0.1:{port}/mcp") as client:
+                    tools = {t.name for t in (await client.list_tools()).tools}
+                    verified = await client.call_tool("verify", {"path": "infra", "verify": "hcl"})
+                    escaped = await client.call_tool("verify", {"path": "/etc", "verify": "hcl"})
+                    return tools, verified, escaped
+
+        tools, verified, escaped = anyio.run(main)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    assert tools == {"generate_terraform", "verify", "list_verifiers", "eval_report"}
+    # No roots capability over this client: the server's --root is what is granted.
+    assert not verified.is_error and verified.structured_content["ok"] is False
+    assert escaped.is_error and "outside the granted roots" in text(escaped)
