@@ -22,7 +22,7 @@ from tfagent.agent.model.errors import ServerUnreachable
 from tfagent.agent.loop.nodes import EventSink, Runtime, first_messages
 from tfagent.agent.loop.runs import new_run_id
 from tfagent.agent.loop.state import AgentState, RunRequest, initial_state, is_done
-from tfagent.agent.core.types import Attempt, Endpoint, RunResult
+from tfagent.agent.core.types import Attempt, RunResult
 
 
 def build_graph(runtime: Runtime, checkpointer=None):

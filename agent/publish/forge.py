@@ -1,8 +1,11 @@
-"""Opening or updating a pull request (GitHub) or merge request (GitLab) over their REST APIs.
+"""Opening or updating a pull request / merge request on a forge, behind one small protocol.
 
-One PR per branch: a re-run finds the open PR for its head branch and updates its body instead of
-opening a second one. Every API failure becomes a ``ForgeError`` with one line that names the call
-and the status; the token never appears in it.
+A forge is a plugin: a class registered under the entry-point group ``tfagent.forges`` (GitHub and
+GitLab are registered in tfagent's pyproject exactly as a third party's would be; see
+forges/github.py). It says whether it recognises a remote, what credentials it misses, and opens or
+updates one PR per branch: a re-run finds the open PR for its head branch and updates its body
+instead of opening a second one. Every API failure becomes a ``ForgeError`` with one line that
+names the call and the status; the token never appears in it.
 """
 
 from __future__ import annotations
@@ -10,16 +13,14 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from typing import Any, Mapping
-from urllib.parse import quote
-
-import httpx
+from importlib.metadata import entry_points
+from typing import ClassVar, Mapping, Protocol
 
 from tfagent.agent.core.secrets import redact
 
-DEFAULT_GITHUB_API = "https://api.github.com"
 DEFAULT_TIMEOUT = 30.0
-FORGES = ("github", "gitlab")
+GROUP = "tfagent.forges"
+FALLBACK = "github"  # chosen when no registered forge recognises the remote
 
 
 class ForgeError(RuntimeError):
@@ -72,17 +73,6 @@ def parse_remote_url(url: str) -> RemoteInfo:
     return RemoteInfo(host=host, path=path)
 
 
-def choose_forge(remote: RemoteInfo, override: str | None = None, env: Mapping[str, str] | None = None) -> str:
-    env = os.environ if env is None else env
-    if override:
-        if override not in FORGES:
-            raise ValueError(f"--forge must be one of {', '.join(FORGES)}, not {override!r}")
-        return override
-    if env.get("CI_API_V4_URL") or env.get("GITLAB_TOKEN") or "gitlab" in remote.host.lower():
-        return "gitlab"
-    return "github"
-
-
 @dataclass
 class PullRequest:
     number: int
@@ -90,153 +80,61 @@ class PullRequest:
     created: bool  # False when an existing PR was updated
 
 
-class _Api:
-    """httpx calls with one-line errors. ``label`` names the forge in messages."""
+class Forge(Protocol):
+    """What a forge plugin provides (forges/github.py is a complete one)."""
 
-    def __init__(self, label: str, base: str, headers: dict[str, str], timeout: float, transport=None):
-        self.label = label
-        self.base = base.rstrip("/")
-        self.client = httpx.Client(headers=headers, timeout=timeout, transport=transport)
-        self.timeout = timeout
+    name: ClassVar[str]
 
-    def call(self, method: str, path: str, *, ok: tuple[int, ...] = (200, 201), **kw: Any) -> httpx.Response:
-        url = f"{self.base}{path}"
-        try:
-            response = self.client.request(method, url, **kw)
-        except httpx.TimeoutException:
-            raise ForgeError(f"{self.label} API timed out after {self.timeout:g}s on {method} {url}") from None
-        except httpx.HTTPError as exc:
-            raise ForgeError(f"{self.label} API unreachable on {method} {url}: {type(exc).__name__}: {exc}") from None
-        if response.status_code not in ok:
-            raise self.error(method, url, response)
-        return response
+    @classmethod
+    def recognises(cls, remote: RemoteInfo, env: Mapping[str, str]) -> bool:
+        """Whether this remote (or the CI environment) is this forge's, when no --forge is given."""
 
-    def error(self, method: str, url: str, response: httpx.Response) -> ForgeError:
-        hint = {401: "the token was rejected", 403: "the token lacks permission",
-                404: "not found (wrong repository, or the token cannot see it)"}.get(response.status_code, "")
-        return ForgeError(f"{self.label} API {method} {url} failed: HTTP {response.status_code}"
-                          f"{' — ' + hint if hint else ''}: {api_message(response)}")
+    @classmethod
+    def credentials_problem(cls, env: Mapping[str, str]) -> str | None:
+        """Why a PR cannot be opened with this environment (checked before the model runs), or None."""
 
-    def close(self) -> None:
-        self.client.close()
+    @classmethod
+    def from_env(cls, remote: RemoteInfo, env: Mapping[str, str], timeout: float) -> "Forge":
+        """A connected forge for ``remote``; its credentials were checked."""
+
+    def open_or_update(self, *, head: str, base: str, title: str, body: str, draft: bool) -> PullRequest: ...
+
+    def close(self) -> None: ...
 
 
-def api_message(response: httpx.Response) -> str:
-    """The API's own explanation, on one line."""
-    try:
-        data = response.json()
-    except ValueError:
-        return response.text.strip().replace("\n", " ")[:300] or response.reason_phrase
-    if isinstance(data, dict):
-        parts = [str(data.get("message") or data.get("error") or "")]
-        for err in data.get("errors") or []:
-            parts.append(str(err.get("message", err)) if isinstance(err, dict) else str(err))
-        return "; ".join(p for p in parts if p)[:500] or response.reason_phrase
-    return str(data)[:300]
+def forges() -> dict[str, type[Forge]]:
+    """Every registered forge class by name."""
+    return {ep.name: ep.load() for ep in entry_points(group=GROUP)}
 
 
-class GitHubForge:
-    name = "github"
-
-    def __init__(self, remote: RemoteInfo, token: str, api_base: str = DEFAULT_GITHUB_API,
-                 timeout: float = DEFAULT_TIMEOUT, transport=None):
-        headers = {"Authorization": f"Bearer {token}", "Accept": "application/vnd.github+json",
-                   "X-GitHub-Api-Version": "2022-11-28", "User-Agent": "tfagent"}
-        self.api = _Api("GitHub", api_base, headers, timeout, transport)
-        self.remote = remote
-        self.repo_path = f"/repos/{quote(remote.owner, safe='')}/{quote(remote.repo, safe='')}"
-
-    def find_open(self, head: str) -> dict | None:
-        response = self.api.call("GET", f"{self.repo_path}/pulls", ok=(200,),
-                                 params={"head": f"{self.remote.owner}:{head}", "state": "open"})
-        pulls = response.json()
-        return pulls[0] if isinstance(pulls, list) and pulls else None
-
-    def update(self, pull: dict, title: str, body: str) -> PullRequest:
-        response = self.api.call("PATCH", f"{self.repo_path}/pulls/{pull['number']}", ok=(200,),
-                                 json={"title": title, "body": body})
-        data = response.json()
-        return PullRequest(int(data["number"]), str(data.get("html_url", "")), created=False)
-
-    def open_or_update(self, *, head: str, base: str, title: str, body: str, draft: bool) -> PullRequest:
-        existing = self.find_open(head)
-        if existing:
-            return self.update(existing, title, body)
-        payload = {"title": title, "body": body, "head": head, "base": base, "draft": draft}
-        response = self.api.call("POST", f"{self.repo_path}/pulls", ok=(201, 422), json=payload)
-        if response.status_code == 422:
-            # Opened between our lookup and our POST (or not visible to the lookup): find it and update.
-            if "already exists" not in api_message(response).lower():
-                raise self.api.error("POST", f"{self.api.base}{self.repo_path}/pulls", response)
-            existing = self.find_open(head)
-            if not existing:
-                raise ForgeError(f"GitHub says a pull request for {head} already exists but none is open for "
-                                 f"{self.remote.owner}:{head}")
-            return self.update(existing, title, body)
-        data = response.json()
-        return PullRequest(int(data["number"]), str(data.get("html_url", "")), created=True)
-
-    def close(self) -> None:
-        self.api.close()
+def forge_class(kind: str) -> type[Forge]:
+    known = forges()
+    if kind not in known:
+        raise ValueError(f"--forge must be one of {', '.join(sorted(known))}, not {kind!r}")
+    return known[kind]
 
 
-class GitLabForge:
-    name = "gitlab"
-
-    def __init__(self, remote: RemoteInfo, token: str, token_header: str, api_base: str,
-                 timeout: float = DEFAULT_TIMEOUT, transport=None):
-        headers = {token_header: token, "User-Agent": "tfagent"}
-        self.api = _Api("GitLab", api_base, headers, timeout, transport)
-        self.project_path = f"/projects/{quote(remote.path, safe='')}"
-
-    def open_or_update(self, *, head: str, base: str, title: str, body: str, draft: bool) -> PullRequest:
-        # GitLab marks drafts by the title prefix; that also works on servers older than the draft flag.
-        title = f"Draft: {title}" if draft else title
-        response = self.api.call("GET", f"{self.project_path}/merge_requests", ok=(200,),
-                                 params={"source_branch": head, "state": "opened"})
-        found = response.json()
-        if isinstance(found, list) and found:
-            iid = found[0]["iid"]
-            response = self.api.call("PUT", f"{self.project_path}/merge_requests/{iid}", ok=(200,),
-                                     json={"title": title, "description": body})
-            data = response.json()
-            return PullRequest(int(data["iid"]), str(data.get("web_url", "")), created=False)
-        payload = {"source_branch": head, "target_branch": base, "title": title, "description": body}
-        data = self.api.call("POST", f"{self.project_path}/merge_requests", ok=(201,), json=payload).json()
-        return PullRequest(int(data["iid"]), str(data.get("web_url", "")), created=True)
-
-    def close(self) -> None:
-        self.api.close()
-
-
-def gitlab_token(env: Mapping[str, str]) -> tuple[str, str] | None:
-    """(header, token): a personal/project token wins over the CI job token."""
-    if env.get("GITLAB_TOKEN"):
-        return "PRIVATE-TOKEN", env["GITLAB_TOKEN"]
-    if env.get("CI_JOB_TOKEN"):
-        return "JOB-TOKEN", env["CI_JOB_TOKEN"]
-    return None
+def choose_forge(remote: RemoteInfo, override: str | None = None, env: Mapping[str, str] | None = None) -> str:
+    env = os.environ if env is None else env
+    if override:
+        forge_class(override)
+        return override
+    for name, cls in sorted(forges().items()):
+        if name != FALLBACK and cls.recognises(remote, env):
+            return name
+    return FALLBACK
 
 
 def check_credentials(kind: str, env: Mapping[str, str] | None = None) -> str | None:
     """Why a PR cannot be opened with this environment, or None. Checked before the model runs."""
-    env = os.environ if env is None else env
-    if kind == "github" and not env.get("GITHUB_TOKEN"):
-        return "--pr on GitHub needs GITHUB_TOKEN in the environment"
-    if kind == "gitlab" and gitlab_token(env) is None:
-        return "--pr on GitLab needs GITLAB_TOKEN (or CI_JOB_TOKEN) in the environment"
-    return None
+    return forge_class(kind).credentials_problem(os.environ if env is None else env)
 
 
 def make_forge(remote: RemoteInfo, kind: str, env: Mapping[str, str] | None = None,
-               timeout: float = DEFAULT_TIMEOUT, transport=None) -> GitHubForge | GitLabForge:
+               timeout: float = DEFAULT_TIMEOUT) -> Forge:
     env = os.environ if env is None else env
-    problem = check_credentials(kind, env)
+    cls = forge_class(kind)
+    problem = cls.credentials_problem(env)
     if problem:
         raise ForgeError(problem)
-    if kind == "github":
-        return GitHubForge(remote, env["GITHUB_TOKEN"], env.get("GITHUB_API_URL") or DEFAULT_GITHUB_API,
-                           timeout, transport)
-    header, token = gitlab_token(env)  # type: ignore[misc]  # checked above
-    api_base = env.get("CI_API_V4_URL") or f"https://{remote.host}/api/v4"
-    return GitLabForge(remote, token, header, api_base, timeout, transport)
+    return cls.from_env(remote, env, timeout)

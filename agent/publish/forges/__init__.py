@@ -1,0 +1,1 @@
+"""The built-in forges (GitHub, GitLab), registered by entry point like any third party's."""
