@@ -260,7 +260,20 @@ def runs_show(run_id: str, as_json: bool) -> None:
         console.print(f"not finished; continue it with: tfagent --resume {row.run_id}")
         return
     for a in row.result["attempts"]:
-        print_attempt(console, Attempt.from_dict(a), row.result["max_attempts"])
+        attempt = Attempt.from_dict(a)
+        print_attempt(console, attempt, row.result["max_attempts"])
+        _print_reply_and_files(console, attempt)
+
+
+def _print_reply_and_files(console, attempt) -> None:
+    """What the model sent and the files taken from it: the record, not only its verdict."""
+    from rich.text import Text
+
+    console.print(Text(f"  reply ({attempt.finish_reason or 'no finish reason'}, {len(attempt.reply)} characters):", style="bold"))
+    console.print(Text("    " + (attempt.reply.strip() or "(empty)").replace("\n", "\n    ")))
+    for path, body in sorted(attempt.files.items()):
+        console.print(Text(f"  file {path}:", style="bold"))
+        console.print(Text("    " + body.rstrip().replace("\n", "\n    ")))
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
+from tfagent.agent.core.console import make_console
 
 from tfagent import __version__
 from tfagent.agent.core.config import ConfigError
@@ -87,7 +87,7 @@ def verify_paths(paths: list[Path], p: dict[str, Any]) -> int:
         else:
             click.echo(document, nl=False)
     if fmt == "text" or (document is not None and p.get("output")):
-        console = Console(stderr=document is not None and not p.get("output"))
+        console = make_console(stderr=document is not None and not p.get("output"))
         for folder, verdicts, ok in results:
             if len(results) > 1:
                 console.print(f"[bold]{folder}[/]", highlight=False)

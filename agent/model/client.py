@@ -246,14 +246,19 @@ class ModelClient:
     def _raise_if_overflow(self, request: dict[str, Any]) -> None:
         """After an empty stream: the same request unstreamed, one token, answers the overflow as a 400."""
         probe = {k: v for k, v in request.items() if k not in ("stream", "stream_options")}
-        try:
-            self._client.chat.completions.create(**{**probe, "max_tokens": 1})
-        except openai.APIStatusError as exc:
-            overflow = overflow_from_error(self.base_url, exc.status_code, api_message(exc), exc.body)
-            if overflow is not None:
-                raise overflow from None
-        except (openai.APIConnectionError, httpx.TransportError) as exc:
-            log.info("overflow probe after an empty stream failed too (%s)", describe_transport_error(exc.__cause__ or exc))
+        # Twice at most: llama-cpp-python closes the connection the broken stream came on, and the
+        # pool may hand that dead kept-alive connection to the first probe (measured: a reset).
+        for _ in range(2):
+            try:
+                self._client.chat.completions.create(**{**probe, "max_tokens": 1})
+                return
+            except openai.APIStatusError as exc:
+                overflow = overflow_from_error(self.base_url, exc.status_code, api_message(exc), exc.body)
+                if overflow is not None:
+                    raise overflow from None
+                return
+            except (openai.APIConnectionError, httpx.TransportError) as exc:
+                log.info("overflow probe after an empty stream failed (%s)", describe_transport_error(exc.__cause__ or exc))
 
     def context_size(self) -> int | None:
         """The context window the server reports (llama-server /props, vLLM max_model_len), cached."""

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import click
 import openai
-from rich.console import Console
+from tfagent.agent.core.console import make_console
 from rich.table import Table
 
 from tfagent import prompts
@@ -254,7 +254,7 @@ def bench_command(endpoint, model, concurrency, requests_per_stream, duration, o
     work = Workload(client, ep.model, [{"role": "user", "content": prompt}], max_tokens, temperature)
     label = "rate req/s" if open_loop else "concurrency"
     values = parse_levels(rate, float, "--rate") if open_loop else parse_levels(concurrency, int, "--concurrency")
-    console = Console()
+    console = make_console()
     levels = []
     for value in values:
         console.print(f"{label} {value:g} …", highlight=False)

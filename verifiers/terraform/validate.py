@@ -117,6 +117,12 @@ def _likely_prefix(local: str, engine: TerraformEngine, req) -> str:
     return "aws"
 
 
+# Terraform's words when registry.terraform.io cannot be reached (DNS, refused, timeout, proxy).
+_NO_NETWORK = re.compile(r"could not connect|failed to request discovery document|dial tcp|no such host|"
+                         r"i/o timeout|network is unreachable|connection refused|Failed to query available provider packages",
+                         re.I)
+
+
 def _uninstallable(local, address, engine, text, init, source) -> Diagnostic:
     where = ""
     if engine.mirror is not None:
@@ -126,10 +132,14 @@ def _uninstallable(local, address, engine, text, init, source) -> Diagnostic:
                  "use a version constraint those satisfy." if versions else
                  f" The provider mirror {engine.mirror} does not hold it and the public registry is not "
                  "reachable from here.")
+    summary = f"Provider {address} is not available"
+    if engine.mirror is None and _NO_NETWORK.search(text):
+        # What a user without network sees first: say why and what to do, not only "not available".
+        summary += (": the public registry cannot be reached (no network?) and no provider mirror is set;"
+                    " point --provider-mirror at a Terraform filesystem mirror that holds it")
     detail = f"Terraform could not install provider {address}.{where}\nTerraform said: {tail_text(text)}"
     file, line = _first_use(local, init)
-    return error(f"Provider {address} is not available", detail, file=file, line=line, source=source,
-                 category="provider")
+    return error(summary, detail, file=file, line=line, source=source, category="provider")
 
 
 def _first_use(local, init) -> tuple[str | None, int | None]:
