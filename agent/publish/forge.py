@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from typing import ClassVar, Mapping, Protocol
 
 from tfagent.agent.core.secrets import redact
@@ -21,6 +21,10 @@ from tfagent.agent.core.secrets import redact
 DEFAULT_TIMEOUT = 30.0
 GROUP = "tfagent.forges"
 FALLBACK = "github"  # chosen when no registered forge recognises the remote
+# The built-ins' entry points (pyproject.toml). Loaded from here too only when an install's metadata
+# predates the group (an editable install not re-run after an upgrade), so --pr keeps working.
+BUILTINS = {"github": "tfagent.agent.publish.forges.github:GitHubForge",
+            "gitlab": "tfagent.agent.publish.forges.gitlab:GitLabForge"}
 
 
 class ForgeError(RuntimeError):
@@ -104,7 +108,10 @@ class Forge(Protocol):
 
 def forges() -> dict[str, type[Forge]]:
     """Every registered forge class by name."""
-    return {ep.name: ep.load() for ep in entry_points(group=GROUP)}
+    registered = list(entry_points(group=GROUP))
+    names = {ep.name for ep in registered}
+    registered += [EntryPoint(name, value, GROUP) for name, value in BUILTINS.items() if name not in names]
+    return {ep.name: ep.load() for ep in registered}
 
 
 def forge_class(kind: str) -> type[Forge]:
