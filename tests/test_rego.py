@@ -1,7 +1,7 @@
 """The rego verifier with real regopy, real IaC-Eval policies and real `terraform plan` JSON.
 
 IaC-Eval (NeurIPS 2024 Datasets & Benchmarks, autoiac-project; dataset CC-BY-4.0) tasks are read from
-../shared/data/iac-eval/iac-eval-difficulty-1-2.csv: their reference configurations are planned with
+tests/data/iac_eval_rego_tasks.csv (five rows of it, attribution in tests/data/README.md): their reference configurations are planned with
 the real aws 3.39.0 provider from an offline mirror, and their intent policies run unchanged.
 """
 
@@ -27,7 +27,7 @@ from tfagent.verifiers.policy.rego import (
     load_input,
 )
 
-IAC_EVAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "iac-eval" / "iac-eval-difficulty-1-2.csv"
+IAC_EVAL = Path(__file__).resolve().parent / "data" / "iac_eval_rego_tasks.csv"  # shipped: no ../shared needed
 
 # Row numbers of tasks whose reference plans with aws 3.39.0, one per policy style: configuration
 # expressions (0: route53), planned values / resource_changes (44: dynamodb, `package main`),
@@ -37,11 +37,10 @@ TASKS = [0, 44, 60, 63, 65]
 
 
 @pytest.fixture(scope="module")
-def iac_eval_rows() -> list[dict[str, str]]:
-    if not IAC_EVAL.exists():
-        pytest.skip(f"IaC-Eval data not found at {IAC_EVAL} (shared/ must sit beside the repository)")
+def iac_eval_rows() -> dict[int, dict[str, str]]:
+    """The shipped IaC-Eval rows by their row number in the original CSV."""
     with IAC_EVAL.open(newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
+        return {int(row["Row"]): row for row in csv.DictReader(fh)}
 
 
 @pytest.fixture(scope="module")
