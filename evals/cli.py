@@ -136,8 +136,11 @@ class ProgressBoard:
 @click.option("--tasks", "task_ids", help="Comma-separated task ids (default: all).")
 @click.option("--tags", help="Comma-separated tags: tasks having any of them.")
 @click.option("--ready-timeout", type=float, default=READY_TIMEOUT, show_default=True, help="Seconds to wait for each server.")
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="Where cells run: a thread pool here, or Ray tasks on a cluster (pip install 'tfagent[ray]').")
+@click.option("--address", help="Ray cluster address (host:port) for --executor ray; default RAY_ADDRESS or a local Ray.")
 def run_command(suite, list_only, endpoints, reference, samples, max_attempts, concurrency, shard, db, out,
-                provider_mirror, task_ids, tags, ready_timeout) -> None:
+                provider_mirror, task_ids, tags, ready_timeout, executor, address) -> None:
     """Run SUITE (a shipped suite name, a folder or a YAML file) over every endpoint."""
     from tfagent.evals.suite import SuiteError, list_suites, load_suite
 
@@ -159,13 +162,19 @@ def run_command(suite, list_only, endpoints, reference, samples, max_attempts, c
         )
     except (SuiteError, EvalError) as exc:
         raise fail(str(exc)) from None
+    from tfagent.evals.executors import make_executor
+
+    try:
+        chosen = make_executor(executor, concurrency=concurrency, address=address)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
     _check_servers(plan.endpoints, ready_timeout)
     from tfagent.evals.hardware import shared_cpu_note
 
     note = shared_cpu_note(plan.endpoints)
     if note:
         click.echo(f"note: {note}", err=True)
-    code = _run_plan(plan, db or default_db(), out, ready_timeout)
+    code = _run_plan(plan, db or default_db(), out, ready_timeout, chosen)
     raise click.exceptions.Exit(code)
 
 
@@ -218,7 +227,7 @@ def _check_servers(endpoints, timeout: float) -> None:
             raise fail(f"model server of endpoint {endpoint.name!r} is unreachable: {exc}", EXIT_UNREACHABLE) from None
 
 
-def _run_plan(plan, db: Path, out: Path | None, ready_timeout: float) -> int:
+def _run_plan(plan, db: Path, out: Path | None, ready_timeout: float, executor=None) -> int:
     from tfagent.evals.runner import EvalRunner, cells_of
     from tfagent.evals.store import Store, StoreError
 
@@ -230,12 +239,17 @@ def _run_plan(plan, db: Path, out: Path | None, ready_timeout: float) -> int:
     with store:
         cells = cells_of(plan)
         totals = {e.name: sum(c.endpoint.name == e.name for c in cells) for e in plan.endpoints}
-        runner = EvalRunner(plan, store, ready_timeout=ready_timeout)
+        runner = EvalRunner(plan, store, ready_timeout=ready_timeout, executor=executor)
         board = ProgressBoard([e.name for e in plan.endpoints], totals, err, _resumed(store, runner.run_id, cells))
         runner.on_cell = board.cell_done
         err.print(f"run {runner.run_id}: {len(cells)} cells → {db}", highlight=False, soft_wrap=True)
-        with board:
-            outcome = runner.run()
+        from tfagent.evals.executors.ray import RayUnavailable
+
+        try:
+            with board:
+                outcome = runner.run()
+        except RayUnavailable as exc:
+            raise fail(str(exc)) from None
         _show_report(store, runner.run_id, plan.reference, "run", out)
     if outcome.errors:
         err.print(f"{len(outcome.errors)} cell(s) failed with an error (first: {outcome.errors[0].error}); "

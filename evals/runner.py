@@ -1,7 +1,7 @@
 """The eval matrix: endpoints × tasks × samples, run through the same agent loop users run, judged apart.
 
-Concurrency: one thread pool of ``concurrency`` workers per model *server* (endpoints that share a
-base_url share a pool, since they share the hardware); different servers run in parallel.
+Where cells run is the executor's business (``evals/executors/``): by default one thread pool of
+``concurrency`` workers per model *server*; with ``--executor ray`` Ray tasks on a cluster.
 Every attempt is written to the store the moment the loop reports it, and the judge's verdict after
 the final one, so a killed eval resumes where it stopped: cells with a verdict are skipped, cells
 with some attempts continue from them (passed to the loop as ``history``, never re-asked).
@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tempfile
+import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable
 
@@ -22,6 +22,8 @@ from tfagent.agent.core.defaults import MAX_ATTEMPTS, READY_TIMEOUT
 from tfagent.agent.core.verify_options import build_verify_options
 from tfagent.agent.core.types import Attempt, Endpoint
 from tfagent.agent.model.pool import ClientPool
+from tfagent.evals.executors.base import CellJob, CellResult, compute_cell, is_final
+from tfagent.evals.executors.local import LocalExecutor
 from tfagent.evals.store import RUN_SCORING, CellKey, Store
 from tfagent.evals.suite import Suite, Task
 from tfagent.verifiers.base import VerifyOptions
@@ -130,10 +132,6 @@ def sample_endpoint(endpoint: Endpoint, sample: int) -> Endpoint:
     return replace(endpoint, params={**endpoint.params, "seed": int(base) + sample})
 
 
-def is_final(attempt: Attempt, max_attempts: int) -> bool:
-    return attempt.ok or attempt.number >= max_attempts
-
-
 @dataclass
 class CellOutcome:
     key: CellKey
@@ -160,10 +158,12 @@ Listener = Callable[[CellOutcome], None]
 
 
 class EvalRunner:
-    """Runs one plan against one store. ``agent``/``judge`` default to the real loop and judge."""
+    """Runs one plan against one store. ``agent``/``judge`` default to the real loop and judge;
+    ``executor`` (default: the local thread pool) decides where cells run — the runner decides what
+    runs and alone writes the store."""
 
     def __init__(self, plan: EvalPlan, store: Store, *, agent: Agent | None = None, judge: Judge | None = None,
-                 on_cell: Listener | None = None, ready_timeout: float = READY_TIMEOUT):
+                 on_cell: Listener | None = None, ready_timeout: float = READY_TIMEOUT, executor: Any = None):
         self.plan = plan
         self.store = store
         self.run_id = run_id_of(plan)
@@ -171,9 +171,9 @@ class EvalRunner:
         self.judge = judge or _real_judge()
         self.on_cell = on_cell
         self.ready_timeout = ready_timeout
-        # Per-attempt artifacts (plan.json) of thousands of cells are scratch here: the store keeps
-        # what the report needs, so they go to a temporary folder removed when the run ends.
-        self._artifacts = tempfile.TemporaryDirectory(prefix="tfagent-eval-artifacts-")
+        self.executor = executor or LocalExecutor(plan.concurrency)
+        self._lock = threading.Lock()
+        self._stored: dict[CellKey, set[int]] = {}
         # One model client per endpoint for the whole run (closed when it ends), not one per cell.
         self._clients = ClientPool()
 
@@ -187,31 +187,35 @@ class EvalRunner:
         cells = cells_of(plan)
         done = self.store.judged_cells(self.run_id)
         outcome = EvalOutcome(self.run_id, len(cells))
-        todo = []
+        jobs = []
         for cell in cells:
             if cell.key in done:
                 outcome.resumed += 1
                 outcome.completed += 1
                 self._notify(CellOutcome(cell.key, None, skipped=True))
             else:
-                todo.append(cell)
-        pools = {url: ThreadPoolExecutor(plan.concurrency, thread_name_prefix="eval")
-                 for url in {e.base_url for e in plan.endpoints}}
-        futures: dict[Future, Cell] = {}
-        try:
-            for cell in todo:
-                futures[pools[cell.endpoint.base_url].submit(self.run_cell, cell)] = cell
-            wait(futures)
-        finally:
-            for pool in pools.values():
-                pool.shutdown(wait=True, cancel_futures=True)
-            self._clients.close()
-        for future, cell in futures.items():
-            result = future.result()
-            if result.solved is None:
-                outcome.errors.append(result)
-            else:
+                jobs.append(self._job(cell))
+
+        def on_result(job: CellJob, result: CellResult) -> None:
+            cell_outcome = self._store_result(job, result)
+            with self._lock:
                 outcome.completed += 1
+            self._notify(cell_outcome)
+
+        def on_error(job: CellJob, message: str) -> None:
+            self.store.add_cell_error(self.run_id, job.key, message)
+            cell_outcome = CellOutcome(job.key, None, error=message)
+            with self._lock:
+                outcome.errors.append(cell_outcome)
+            self._notify(cell_outcome)
+
+        try:
+            self.executor.run(jobs, partial(compute_cell, agent=self.agent, judge=self.judge),
+                              on_attempt=self._store_attempt, on_result=on_result, on_error=on_error,
+                              clients=self._clients)
+        finally:
+            self._clients.close()
+        outcome.errors.sort(key=lambda e: e.key)
         outcome.seconds = time.perf_counter() - start
         return outcome
 
@@ -219,46 +223,26 @@ class EvalRunner:
         if self.on_cell is not None:
             self.on_cell(result)
 
-    def run_cell(self, cell: Cell) -> CellOutcome:
-        """One cell to its judge verdict. Errors (server gone, model API error) are stored and
-        returned, never raised: one broken cell must not stop the matrix; a re-run retries it."""
-        try:
-            result = self._run_cell(cell)
-        except Exception as exc:  # reported per cell and stored; the re-run resumes it
-            message = f"{type(exc).__name__}: {exc}"
-            self.store.add_cell_error(self.run_id, cell.key, message)
-            result = CellOutcome(cell.key, None, error=message)
-        self._notify(result)
-        return result
-
-    def _run_cell(self, cell: Cell) -> CellOutcome:
-        plan = self.plan
+    def _job(self, cell: Cell) -> CellJob:
         history = self.store.attempts(self.run_id, cell.key)
-        attempts = list(history)
-        if not history or not is_final(history[-1], plan.max_attempts):
-            stored = {a.number for a in history}
+        self._stored[cell.key] = {a.number for a in history}
+        return CellJob(cell.key, cell.task, self._request(cell), cell.endpoint.base_url, self.plan.max_attempts,
+                       self._judge_options(cell.task), history)
 
-            def on_event(kind: str, data: dict[str, Any]) -> None:
-                # Stored the moment it completes: a kill after this line loses nothing.
-                if kind == "attempt_done" and data["attempt"].number not in stored:
-                    self.store.add_attempt(self.run_id, cell.key, data["attempt"])
-                    stored.add(data["attempt"].number)
+    def _store_attempt(self, job: CellJob, attempt: Attempt) -> None:
+        """Stored once, the moment the driver hears of it: a kill after this line loses nothing."""
+        stored = self._stored[job.key]
+        if attempt.number not in stored:
+            self.store.add_attempt(self.run_id, job.key, attempt)
+            stored.add(attempt.number)
 
-            request = self._request(cell)
-            result = self.agent(request, on_event=on_event, history=history or None,
-                                client=self._clients.get(request.endpoint))
-            for attempt in result.attempts:  # a loop that did not report an attempt still gets it stored
-                if attempt.number not in stored:
-                    self.store.add_attempt(self.run_id, cell.key, attempt)
-                    stored.add(attempt.number)
-            attempts = result.attempts
-        if not attempts:
-            raise RuntimeError(f"the agent returned no attempt for {cell.key}")
-        final = attempts[-1]
-        verdict = self.judge(cell.task, final.files, options=self._judge_options(cell.task))
-        self.store.add_judgment(self.run_id, cell.key, final.number, verdict.ok, verdict.to_dict(), RUN_SCORING)
-        new = [a for a in attempts if a.number > len(history)]
-        return CellOutcome(cell.key, bool(verdict.ok), attempts=final.number,
+    def _store_result(self, job: CellJob, result: CellResult) -> CellOutcome:
+        for attempt in result.attempts:  # a loop that did not report an attempt still gets it stored
+            self._store_attempt(job, attempt)
+        final = result.attempts[-1]
+        self.store.add_judgment(self.run_id, job.key, final.number, result.ok, result.verdict, RUN_SCORING)
+        new = [a for a in result.attempts if a.number > len(job.history)]
+        return CellOutcome(job.key, result.ok, attempts=final.number,
                            completion_tokens=sum(a.usage.completion_tokens for a in new))
 
     def _options(self, task: Task) -> VerifyOptions:
@@ -284,7 +268,6 @@ class EvalRunner:
             lang=task.lang,
             run_id=f"{self.run_id}-{cell.endpoint.name}-{task.id}-{cell.sample}",
             ready_timeout=self.ready_timeout,
-            artifacts_root=Path(self._artifacts.name),
         )
 
 

@@ -1,0 +1,12 @@
+"""Where eval cells run: the seam between the runner (what to run, what to store) and an engine.
+
+``base.py`` holds the one unit of work (``CellJob`` → ``compute_cell`` → ``CellResult``, pure: no
+store access, picklable) and the ``Executor`` protocol; ``local.py`` runs cells on a thread pool per
+model server (the default), ``ray.py`` as Ray tasks on a cluster. The runner does not know which.
+"""
+
+from __future__ import annotations
+
+from tfagent.evals.executors.base import EXECUTORS, CellJob, CellResult, Executor, compute_cell, make_executor
+
+__all__ = ["EXECUTORS", "CellJob", "CellResult", "Executor", "compute_cell", "make_executor"]

@@ -1,0 +1,183 @@
+"""The eval on a real local Ray cluster: `ray start --head` on 127.0.0.1 plus one worker node, the real
+loop and judge on the workers, the scripted HTTP model server as the model. The worker node is killed
+(SIGKILL to its whole process group) while one of its cells is mid-run: the report must equal a local
+run's, with no cell lost or stored twice.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tfagent.agent.model.testing import ScriptedServer
+from tfagent.evals.executors.ray import RayExecutor
+from tfagent.evals.report import summary_for_run
+from tfagent.evals.runner import EvalRunner
+from tfagent.evals.store import Store
+
+from test_eval_runner import make_plan, responder, write_config
+
+ray = pytest.importorskip("ray", reason="ray is not installed (CI installs it: pip install -e '.[ray]')")
+
+RAY_BIN = Path(sys.executable).with_name("ray")
+CELL_TITLE = "ray::tfagent_eval_cell"  # the proctitle of a worker while it runs a cell
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def node_ports() -> list[str]:
+    """Every listening port a node takes, free ones: two nodes share this machine."""
+    return ["--node-manager-port", str(free_port()), "--object-manager-port", str(free_port()),
+            "--dashboard-agent-listen-port", str(free_port()), "--dashboard-agent-grpc-port", str(free_port()),
+            "--runtime-env-agent-port", str(free_port()), "--metrics-export-port", str(free_port()),
+            "--min-worker-port", "0", "--max-worker-port", "0"]
+
+
+def start_node(args: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen:
+    common = ["--node-ip-address", "127.0.0.1", "--num-cpus", "1", "--object-store-memory", str(100 * 1024 * 1024),
+              "--disable-usage-stats", "--block", *node_ports()]
+    return subprocess.Popen([str(RAY_BIN), "start", *args, *common], stdout=log.open("w"), stderr=subprocess.STDOUT,
+                            env=env, start_new_session=True)
+
+
+def kill_group(proc: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def descendants(root: int) -> dict[int, str]:
+    """pid → command line of every process below ``root`` (Ray gives each worker its own group)."""
+    parents, titles = {}, {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+            titles[int(entry.name)] = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except (FileNotFoundError, ProcessLookupError, PermissionError, ValueError, IndexError):
+            continue
+    below, changed = {root}, True
+    while changed:
+        changed = False
+        for pid, parent in parents.items():
+            if parent in below and pid not in below:
+                below.add(pid)
+                changed = True
+    return {pid: titles[pid] for pid in below - {root} if pid in titles}
+
+
+def kill_node(proc: subprocess.Popen) -> None:
+    """SIGKILL a node: its raylet and agents (the process group) and every worker process below it."""
+    workers = descendants(proc.pid)
+    kill_group(proc)
+    for pid in workers:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+@pytest.fixture
+def cluster():
+    if not RAY_BIN.exists():
+        pytest.fail(f"ray is importable but its CLI {RAY_BIN} is missing")
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    temp = Path(tempfile.mkdtemp(prefix="tfray-", dir="/tmp"))  # Ray's socket paths must stay short
+    port = free_port()
+    head = start_node(["--head", "--port", str(port), "--include-dashboard", "false",
+                       "--temp-dir", str(temp / "t")],
+                      temp / "head.log", env)
+    nodes = [head]
+    try:
+        address = f"127.0.0.1:{port}"
+        deadline = time.monotonic() + 90
+        while "Ray runtime started" not in (temp / "head.log").read_text(errors="replace"):
+            if head.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"ray head did not start:\n{(temp / 'head.log').read_text(errors='replace')[-3000:]}")
+            time.sleep(0.5)
+        worker = start_node(["--address", address], temp / "worker.log", env)
+        nodes.append(worker)
+        ray.init(address=address, log_to_driver=False, configure_logging=False)
+        while sum(n["Alive"] for n in ray.nodes()) < 2:
+            if worker.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"ray worker node did not join:\n{(temp / 'worker.log').read_text(errors='replace')[-3000:]}")
+            time.sleep(0.5)
+        yield {"address": address, "worker": worker}
+    finally:
+        if ray.is_initialized():
+            ray.shutdown()
+        for proc in reversed(nodes):
+            kill_group(proc, signal.SIGTERM)  # `ray start --block` stops its node's processes on SIGTERM
+        for proc in reversed(nodes):
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                kill_group(proc)
+                proc.wait(timeout=10)
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def without_timings(value):
+    """The report minus what differs between any two runs: durations, speeds, the frontier (its
+    third axis is seconds per solved task, so which points it keeps depends on timing) and cached
+    tokens (the scripted server, like llama.cpp, reuses the previous request's prefix: order-dependent)."""
+    if isinstance(value, dict):
+        return {k: without_timings(v) for k, v in value.items()
+                if not re.search(r"second|time|per_s|speed|frontier|cached", k)}
+    if isinstance(value, list):
+        return [without_timings(v) for v in value]
+    return value
+
+
+def test_ray_run_survives_a_killed_worker_node_with_the_local_report(tmp_path, cluster):
+    killed = threading.Event()
+    worker = cluster["worker"]
+
+    def killing_responder(body: dict) -> str:
+        # The first time a cell is mid-run on the worker node (it is asking the model), kill that node.
+        if not killed.is_set() and any(t.startswith(CELL_TITLE) for t in descendants(worker.pid).values()):
+            kill_node(worker)
+            worker.wait(timeout=20)
+            killed.set()
+        return responder(body)
+
+    with ScriptedServer(responder=responder) as local_server:
+        write_config(local_server.base_url)
+        plan = make_plan(tmp_path)
+        with Store(tmp_path / "local.db") as store:
+            local = EvalRunner(plan, store).run()
+            local_summary, _ = summary_for_run(store, local.run_id, reference="q4")
+            local_rows = [(r["task_id"], r["endpoint"], r["sample"], r["attempt"], r["ok"]) for r in store.attempt_rows(local.run_id)]
+    with ScriptedServer(responder=killing_responder) as ray_server:
+        write_config(ray_server.base_url)
+        plan = make_plan(tmp_path)
+        with Store(tmp_path / "ray.db") as store:
+            outcome = EvalRunner(plan, store, executor=RayExecutor(address=cluster["address"])).run()
+            summary, meta = summary_for_run(store, outcome.run_id, reference="q4")
+            rows = [(r["task_id"], r["endpoint"], r["sample"], r["attempt"], r["ok"]) for r in store.attempt_rows(outcome.run_id)]
+            assert store.cell_errors(outcome.run_id) == []
+    assert killed.is_set(), "no cell ever ran on the worker node, so nothing was killed"
+    assert outcome.run_id == local.run_id
+    assert (outcome.cells, outcome.completed, outcome.errors) == (16, 16, [])
+    assert meta["complete"] == meta["cells"] == 16
+    assert rows == local_rows  # every attempt of every cell, once (the store's UNIQUE key forbids twice)
+    assert without_timings(summary) == without_timings(local_summary)
+    assert [e["passed"] for e in summary["endpoints"][0]["pass_at_k"]] == [4, 8, 8]
