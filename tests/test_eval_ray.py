@@ -181,3 +181,31 @@ def test_ray_run_survives_a_killed_worker_node_with_the_local_report(tmp_path, c
     assert rows == local_rows  # every attempt of every cell, once (the store's UNIQUE key forbids twice)
     assert without_timings(summary) == without_timings(local_summary)
     assert [e["passed"] for e in summary["endpoints"][0]["pass_at_k"]] == [4, 8, 8]
+
+
+def test_cli_runs_on_the_cluster_given_by_address(tmp_path, cluster):
+    from click.testing import CliRunner
+
+    from tfagent.evals.cli import eval_group
+    from test_eval_runner import write_suite
+
+    ray.shutdown()  # the CLI connects by itself, through --address
+    with ScriptedServer(responder=responder) as server:
+        write_config(server.base_url)
+        args = ["run", str(write_suite(tmp_path)), "--endpoints", "iq2,q4", "--reference", "q4", "--tags", "odd",
+                "--db", str(tmp_path / "eval.db"), "--executor", "ray", "--address", cluster["address"]]
+        result = CliRunner().invoke(eval_group, args)
+    assert result.exit_code == 0, result.output
+    assert re.search(r"^\[iq2\] t1#0 solved \([12]/2\)$", result.output, re.M), result.output
+
+
+def test_address_without_ray_executor_is_a_usage_error(tmp_path):
+    from click.testing import CliRunner
+
+    from tfagent.evals.cli import eval_group
+    from test_eval_runner import write_suite
+
+    write_config("http://127.0.0.1:9/v1")
+    result = CliRunner().invoke(eval_group, ["run", str(write_suite(tmp_path)), "--endpoints", "iq2",
+                                             "--address", "127.0.0.1:6379"])
+    assert result.exit_code == 2 and "--address only applies to --executor ray" in result.output

@@ -7,6 +7,21 @@ model server (the default), ``ray.py`` as Ray tasks on a cluster. The runner doe
 
 from __future__ import annotations
 
-from tfagent.evals.executors.base import EXECUTORS, CellJob, CellResult, Executor, compute_cell, make_executor
+from tfagent.evals.executors.base import EXECUTORS, CellJob, CellResult, Executor, compute_cell
 
 __all__ = ["EXECUTORS", "CellJob", "CellResult", "Executor", "compute_cell", "make_executor"]
+
+
+def make_executor(name: str, *, concurrency: int = 4, address: str | None = None) -> Executor:
+    """The executor ``--executor NAME`` names (``address``: the Ray cluster, ``ray`` only)."""
+    if name == "local":
+        if address:
+            raise ValueError("--address only applies to --executor ray")
+        from tfagent.evals.executors.local import LocalExecutor
+
+        return LocalExecutor(concurrency)
+    if name == "ray":
+        from tfagent.evals.executors.ray import RayExecutor
+
+        return RayExecutor(address=address)
+    raise ValueError(f"--executor must be one of {', '.join(EXECUTORS)}, got {name!r}")

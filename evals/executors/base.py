@@ -88,18 +88,3 @@ class Executor(Protocol):
 
     def run(self, jobs: list[CellJob], compute: Callable[..., CellResult], *, on_attempt: AttemptSink,
             on_result: ResultSink, on_error: ErrorSink, clients: Any = None) -> None: ...
-
-
-def make_executor(name: str, *, concurrency: int = 4, address: str | None = None) -> Executor:
-    """The executor ``--executor NAME`` names (``address``: the Ray cluster, ``ray`` only)."""
-    if name == "local":
-        if address:
-            raise ValueError("--address only applies to --executor ray")
-        from tfagent.evals.executors.local import LocalExecutor
-
-        return LocalExecutor(concurrency)
-    if name == "ray":
-        from tfagent.evals.executors.ray import RayExecutor
-
-        return RayExecutor(address=address)
-    raise ValueError(f"--executor must be one of {', '.join(EXECUTORS)}, got {name!r}")
