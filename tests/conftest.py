@@ -51,3 +51,26 @@ def scripted_server():
         yield server
     finally:
         server.stop()
+
+
+def install_plugin_package(tmp_path_factory, name: str, version: str, modules: dict[str, str],
+                           entry_points: dict[str, dict[str, str]]) -> Path:
+    """Really pip-install a third-party package (``modules``: file stem → source; ``entry_points``:
+    group → {name: "module:Class"}) into a fresh folder and return it, for PYTHONPATH / sys.path."""
+    import subprocess
+    import sys
+    import textwrap
+
+    src = tmp_path_factory.mktemp(f"{name}-src")
+    for stem, text in modules.items():
+        (src / f"{stem}.py").write_text(textwrap.dedent(text))
+    groups = "".join(f'[project.entry-points."{group}"]\n' + "".join(f'{k} = "{v}"\n' for k, v in eps.items())
+                     for group, eps in entry_points.items())
+    (src / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools>=68"]\nbuild-backend = "setuptools.build_meta"\n'
+        f'[project]\nname = "{name}"\nversion = "{version}"\n'
+        f"[tool.setuptools]\npy-modules = {sorted(modules)!r}\n".replace("'", '"') + groups)
+    target = tmp_path_factory.mktemp(f"{name}-site")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--no-index",
+                    "--target", str(target), str(src)], check=True, timeout=300)
+    return target

@@ -8,28 +8,15 @@ import os
 import socket
 import subprocess
 import sys
-import textwrap
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 import pytest
-
-VERIFIER = '''
-from tfagent.verifiers.base import Verdict, Verifier, error
-
-
-class NoTodo(Verifier):
-    name = "no-todo"
-    description = "no TODO left in any file"
-
-    def check(self, ctx):
-        bad = [p for p in sorted(ctx.workdir.rglob("*.tf")) if "TODO" in p.read_text()]
-        return Verdict(self.name, ok=not bad, diagnostics=[
-            error("TODO left in file", file=p.relative_to(ctx.workdir).as_posix(), line=1, source=self.name, rule="todo")
-            for p in bad])
-'''
+from conftest import install_plugin_package
+from test_plugins import PLUGIN as VERIFIER
+from test_serving_backends import PLUGIN as BACKEND
 
 FORGE = '''
 import httpx
@@ -70,60 +57,15 @@ class TinyForge:
         self.client.close()
 '''
 
-BACKEND = '''
-import json
-import sys
-from pathlib import Path
-
-from tfagent.agent.serving.backends.base import ServerBackend
-
-
-class EchoBackend(ServerBackend):
-    """Serves the scripted OpenAI-compatible server under the model's alias."""
-
-    name = "echo"
-    preference = 98
-
-    def available(self):
-        return True, ""
-
-    def origin(self):
-        return "tfagent.agent.model.testing_cli"
-
-    def argv(self, model, alias, opts):
-        replies = Path(str(model) + ".replies.json")
-        replies.write_text(json.dumps(["echo from the plugin package"]))
-        return [sys.executable, "-m", "tfagent.agent.model.testing_cli", "--host", opts.host,
-                "--port", str(opts.port), "--model", alias, "--reply-file", str(replies)]
-'''
-
-
 @pytest.fixture(scope="module")
 def plugin_path(tmp_path_factory) -> Path:
-    src = tmp_path_factory.mktemp("extras-src")
-    for name, text in {"tfagent_extras_verifier": VERIFIER, "tfagent_extras_forge": FORGE,
-                       "tfagent_extras_backend": BACKEND}.items():
-        (src / f"{name}.py").write_text(text)
-    (src / "pyproject.toml").write_text(textwrap.dedent('''
-        [build-system]
-        requires = ["setuptools>=68"]
-        build-backend = "setuptools.build_meta"
-        [project]
-        name = "tfagent-extras"
-        version = "0.2.0"
-        [tool.setuptools]
-        py-modules = ["tfagent_extras_verifier", "tfagent_extras_forge", "tfagent_extras_backend"]
-        [project.entry-points."tfagent.verifiers"]
-        no-todo = "tfagent_extras_verifier:NoTodo"
-        [project.entry-points."tfagent.forges"]
-        tinyforge = "tfagent_extras_forge:TinyForge"
-        [project.entry-points."tfagent.serving_backends"]
-        echo = "tfagent_extras_backend:EchoBackend"
-    '''))
-    target = tmp_path_factory.mktemp("extras-site")
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--no-index",
-                    "--target", str(target), str(src)], check=True, timeout=300)
-    return target
+    # The verifier and the backend are the ones test_plugins / test_serving_backends install alone.
+    return install_plugin_package(
+        tmp_path_factory, "tfagent-extras", "0.2.0",
+        {"tfagent_extras_verifier": VERIFIER, "tfagent_extras_forge": FORGE, "tfagent_extras_backend": BACKEND},
+        {"tfagent.verifiers": {"no-todo": "tfagent_extras_verifier:NoTodo"},
+         "tfagent.forges": {"tinyforge": "tfagent_extras_forge:TinyForge"},
+         "tfagent.serving_backends": {"scripted": "tfagent_extras_backend:ScriptedBackend"}})
 
 
 def cli(plugin_path: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -139,7 +81,7 @@ def test_the_packaged_verifier_runs_in_a_chain(plugin_path, tmp_path):
     proc = cli(plugin_path, "verify", str(folder), "--verify", "hcl,no-todo", "--json", cwd=tmp_path)
     assert proc.returncode == 1, proc.stderr
     stage = json.loads(proc.stdout)["stages"][1]
-    assert stage["verifier"] == "no-todo" and stage["diagnostics"][0]["rule"] == "todo"
+    assert stage["verifier"] == "no-todo" and stage["diagnostics"][0]["summary"] == "TODO left in file"
 
 
 class _Pulls(BaseHTTPRequestHandler):
@@ -190,13 +132,13 @@ def test_the_packaged_backend_serves(plugin_path, tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    started = cli(plugin_path, "serve", str(model), "--backend", "echo", "--name", "extras", "--alias", "echo-model",
+    started = cli(plugin_path, "serve", str(model), "--backend", "scripted", "--name", "extras", "--alias", "echo-model",
                   "--port", str(port), "--detach", "--ready-timeout", "60", cwd=tmp_path)
     try:
         assert started.returncode == 0, started.stdout + started.stderr
         reply = httpx.post(f"http://127.0.0.1:{port}/v1/chat/completions", timeout=10,
                            json={"model": "echo-model", "messages": [{"role": "user", "content": "hi"}]}).json()
-        assert reply["choices"][0]["message"]["content"] == "echo from the plugin package"
+        assert reply["choices"][0]["message"]["content"] == "hello from the plugin"
     finally:
         stopped = cli(plugin_path, "serve", "--stop", "extras", cwd=tmp_path)
     assert stopped.returncode == 0, stopped.stderr

@@ -11,6 +11,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from conftest import install_plugin_package
 
 from tfagent.verifiers.registry import UnknownVerifier, VerifierUnavailable, build_chain, discover
 
@@ -34,24 +35,8 @@ PLUGIN = textwrap.dedent('''
 
 @pytest.fixture(scope="module")
 def plugin_path(tmp_path_factory) -> Path:
-    src = tmp_path_factory.mktemp("plugin-src")
-    (src / "tfagent_no_todo.py").write_text(PLUGIN)
-    (src / "pyproject.toml").write_text(textwrap.dedent('''
-        [build-system]
-        requires = ["setuptools>=68"]
-        build-backend = "setuptools.build_meta"
-        [project]
-        name = "tfagent-no-todo"
-        version = "1.2.3"
-        [tool.setuptools]
-        py-modules = ["tfagent_no_todo"]
-        [project.entry-points."tfagent.verifiers"]
-        no-todo = "tfagent_no_todo:NoTodo"
-    '''))
-    target = tmp_path_factory.mktemp("plugin-site")
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--no-index",
-                    "--target", str(target), str(src)], check=True, timeout=300)
-    return target
+    return install_plugin_package(tmp_path_factory, "tfagent-no-todo", "1.2.3", {"tfagent_no_todo": PLUGIN},
+                                  {"tfagent.verifiers": {"no-todo": "tfagent_no_todo:NoTodo"}})
 
 
 def run(plugin_path: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess:

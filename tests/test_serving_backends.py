@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from conftest import install_plugin_package
 
 from tfagent.agent.serving.backends.base import BUILTINS, ServerBackend, discover
 
@@ -48,24 +49,9 @@ PLUGIN = textwrap.dedent('''
 
 @pytest.fixture(scope="module")
 def plugin_path(tmp_path_factory) -> Path:
-    src = tmp_path_factory.mktemp("backend-src")
-    (src / "tfagent_scripted_backend.py").write_text(PLUGIN)
-    (src / "pyproject.toml").write_text(textwrap.dedent('''
-        [build-system]
-        requires = ["setuptools>=68"]
-        build-backend = "setuptools.build_meta"
-        [project]
-        name = "tfagent-scripted-backend"
-        version = "0.1.0"
-        [tool.setuptools]
-        py-modules = ["tfagent_scripted_backend"]
-        [project.entry-points."tfagent.serving_backends"]
-        scripted = "tfagent_scripted_backend:ScriptedBackend"
-    '''))
-    target = tmp_path_factory.mktemp("backend-site")
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--no-index",
-                    "--target", str(target), str(src)], check=True, timeout=300)
-    return target
+    return install_plugin_package(tmp_path_factory, "tfagent-scripted-backend", "0.1.0",
+                                  {"tfagent_scripted_backend": PLUGIN},
+                                  {"tfagent.serving_backends": {"scripted": "tfagent_scripted_backend:ScriptedBackend"}})
 
 
 def test_builtins_are_registered_backends():
