@@ -37,6 +37,7 @@ class AttemptFacts:
     cached_tokens: int = 0
     completion_tokens: int = 0
     seconds: float = 0.0  # model + verification time
+    repeat: str | None = None  # "same_reply" / "same_errors": the retry repeated the previous attempt
 
 
 @dataclass(frozen=True)
@@ -175,6 +176,13 @@ def error_categories(cells: list[CellFacts]) -> dict[str, int]:
     return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
+def repeats(cells: list[CellFacts]) -> dict[str, int]:
+    """Retries (attempts after the first) and how many repeated the previous reply or its errors."""
+    retries = [a for cell in cells for a in cell.attempts if a.number > 1]
+    return {"retries": len(retries), "same_reply": sum(a.repeat == "same_reply" for a in retries),
+            "same_errors": sum(a.repeat == "same_errors" for a in retries)}
+
+
 def judge_rejections(cells: list[CellFacts]) -> int:
     """Cells the in-loop verifier accepted but the separate judge did not."""
     return sum(c.attempts[-1].ok and not c.judge_ok for c in cells)
@@ -218,6 +226,7 @@ def endpoint_figures(
         "cost": {str(k): cost_per_solved(cells, k) for k in range(max_attempts)},
         "error_categories": error_categories(cells),
         "judge_rejections": judge_rejections(cells),
+        "repeats": repeats(cells),
     }
     if reference is not None:
         figures["vs_reference"] = {

@@ -163,7 +163,8 @@ def markdown(summary: dict[str, Any], meta: dict[str, Any]) -> str:
         cats = ", ".join(f"{k} {v}" for k, v in fig["error_categories"].items()) or "none"
         out.append(f"- **{fig['endpoint']}**: {cats}; well-formed replies {pct(fig['well_formed']['rate'])}; "
                    f"judge rejected {fig['judge_rejections']} verifier-accepted answers; "
-                   f"{fig['unsupported']} cells the judge could not decide here (left out of the rates)")
+                   f"{fig['unsupported']} cells the judge could not decide here (left out of the rates); "
+                   f"{repeat_text(fig)}")
     out += ["", "## Bits for retries: Pareto frontier", "", "| quant | bpw | retries k | success | s/solved |", "|---|---|---|---|---|"]
     out += [f"| {p['endpoint']} | {number(p['bpw'], 2)} | {p['k']} | {pct(p['success'])} | {number(p['seconds_per_solved'])} |"
             for p in summary["frontier"]]
@@ -289,12 +290,18 @@ def _html_table(header: list[str] | tuple[str, ...], rows: list[list[str]], text
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def repeat_text(fig: dict[str, Any]) -> str:
+    r = fig.get("repeats") or {"retries": 0, "same_reply": 0, "same_errors": 0}
+    return (f"of {r['retries']} retries, {r['same_reply']} repeated the previous reply byte for byte and "
+            f"{r['same_errors']} left the same errors")
+
+
 def html_page(summary: dict[str, Any], meta: dict[str, Any], images: dict[str, str]) -> str:
     k_header = ["quant"] + [f"k={k}" for k in range(summary["max_attempts"])]
     k_rows = [[f["endpoint"]] + [rate_cell(e) for e in f["pass_at_k"]] for f in summary["endpoints"]]
     err_rows = [[f["endpoint"], ", ".join(f"{k} {v}" for k, v in f["error_categories"].items()) or "none",
                  pct(f["well_formed"]["rate"]), str(f["judge_rejections"]), str(f["unsupported"]),
-                 number(f["mean_attempts_to_success"], 2)]
+                 number(f["mean_attempts_to_success"], 2), repeat_text(f)]
                 for f in summary["endpoints"]]
     frontier = [[p["endpoint"], number(p["bpw"], 2), str(p["k"]), pct(p["success"]), number(p["seconds_per_solved"])]
                 for p in summary["frontier"]]
@@ -317,7 +324,7 @@ def html_page(summary: dict[str, Any], meta: dict[str, Any], images: dict[str, s
                     [list(x) for x in flip_lines(summary, "first_try")], (1, 2)),
         "<h2>Failures</h2>",
         _html_table(["quant", "error categories (failed attempts)", "well-formed replies", "judge rejected", "judge undecided (left out)",
-                     "mean attempts to success"], err_rows, (1,)),
+                     "mean attempts to success", "repeats"], err_rows, (1, 6)),
         "<h2>Bits for retries: Pareto frontier</h2>",
         _html_table(["quant", "bpw", "retries k", "success", "s/solved"], frontier),
     ]

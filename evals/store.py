@@ -278,4 +278,5 @@ def _attempt_facts(row: dict[str, Any]) -> AttemptFacts:
         cached_tokens=row["cached_tokens"],
         completion_tokens=row["completion_tokens"],
         seconds=row["model_seconds"] + row["verify_seconds"],
+        repeat=json.loads(row["data"]).get("repeat") if row.get("data") else None,
     )

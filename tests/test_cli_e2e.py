@@ -29,7 +29,7 @@ def tfagent(*args: str, cwd: Path, env_extra: dict | None = None, timeout: float
 def test_bad_then_good_reply_is_verified_in_two_attempts(scripted_server, aws_mirror, tmp_path):
     scripted_server.enqueue(fence(BAD))
     scripted_server.enqueue(fence(GOOD))
-    proc = tfagent("create a private S3 bucket", "--base-url", scripted_server.base_url, "--model", "m",
+    proc = tfagent("create an S3 bucket", "--base-url", scripted_server.base_url, "--model", "m",
                    "--provider-mirror", str(aws_mirror), "--out", "infra", "--json", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr + proc.stdout
     doc = json.loads(proc.stdout)
@@ -133,7 +133,7 @@ def test_verify_command_runs_the_chain_without_a_model(aws_mirror, tmp_path):
     (bad / "main.tf").write_text(BAD)
     ok = tfagent("verify", str(good), "--provider-mirror", str(aws_mirror), "--json", cwd=tmp_path)
     assert ok.returncode == 0, ok.stdout + ok.stderr
-    assert [s["verifier"] for s in json.loads(ok.stdout)["stages"]] == ["hcl", "fmt", "validate"]
+    assert [s["verifier"] for s in json.loads(ok.stdout)["stages"]] == ["hcl", "fmt", "validate", "rego"]
     ko = tfagent("verify", str(bad), "--provider-mirror", str(aws_mirror), "--json", cwd=tmp_path)
     assert ko.returncode == 1
     stages = json.loads(ko.stdout)["stages"]
@@ -175,3 +175,15 @@ def test_bad_policy_is_a_usage_error(scripted_server, tmp_path):
     proc = tfagent("x", "--base-url", scripted_server.base_url, "--verify", "hcl,rego", "--policy", str(bad), cwd=tmp_path)
     assert proc.returncode == 2 and "bad.rego" in proc.stderr
     assert scripted_server.chat_requests() == []
+
+
+def test_default_chain_checks_the_stated_intent(scripted_server, aws_mirror, tmp_path):
+    """The demo's "private S3 bucket" never ends verified while public access is not blocked."""
+    for _ in range(2):
+        scripted_server.enqueue(fence(GOOD))
+    proc = tfagent("create a private S3 bucket", "--base-url", scripted_server.base_url, "--provider-mirror",
+                   str(aws_mirror), "--max-attempts", "2", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr + proc.stdout
+    out = " ".join(proc.stdout.split())  # the console wraps long lines
+    assert "not verified" in out and "rules applied: no_public_access)" in out
+    assert "public access" in scripted_server.chat_requests()[1]["messages"][-1]["content"]

@@ -17,6 +17,7 @@ from tfagent.agent.core.click_groups import DefaultLazyGroup
 from tfagent.agent.core.console import fail, out_console
 from tfagent.agent.core.defaults import DEFAULT_CHAIN
 from tfagent.agent.core.exits import EXIT_USAGE
+from tfagent.agent.core.defaults import CONSTRAIN_MODES, DEFAULT_FEEDBACK, FEEDBACK_STYLES
 
 def _escape(text: str) -> str:
     """User- and config-derived text shown through rich: brackets are text, never markup."""
@@ -71,6 +72,10 @@ def model_options(f):
         click.option("--endpoint", "endpoint_name", help="A named endpoint from tfagent.toml / the user config."),
         click.option("--max-attempts", type=click.IntRange(1, 20), default=None, help="One try + retries (default 3)."),
         click.option("--verify", "verify_chain", help="Comma-separated verifier chain (default per mode)."),
+        click.option("--feedback", type=click.Choice(FEEDBACK_STYLES), default=None,
+                     help=f"Retry feedback: Terraform's words (raw) or + the provider schema's fix (schema; default {DEFAULT_FEEDBACK})."),
+        click.option("--constrain", type=click.Choice(CONSTRAIN_MODES), default=None,
+                     help="Grammar-constrained replies where the server takes a GBNF grammar: the reply format, or + real resource types (default off)."),
         click.option("--out", type=click.Path(path_type=Path), default=None, help="Output folder (default ./infra)."),
         click.option("--force", is_flag=True, help="Overwrite existing files in --out."),
         click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of tables."),

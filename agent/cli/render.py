@@ -112,12 +112,22 @@ def _optional(value, fmt: str) -> str:
     return "-" if value is None else fmt.format(value)
 
 
+def rules_applied(result: RunResult) -> str:
+    """"; rules applied: a, b" from the last attempt's rego verdict (empty when rego did not run)."""
+    for verdict in reversed(result.attempts[-1].verdicts if result.attempts else []):
+        if verdict.verifier == "rego":
+            part = next((p for p in verdict.note.split("; ") if p.startswith("rules applied: ")), "")
+            return f"; {part}" if part else ""
+    return ""
+
+
 def print_result(console: Console, result: RunResult, written: list[str], out: str | None) -> None:
     console.print(summary_table(result))
+    checked = ", ".join(result.chain) + rules_applied(result)
     if result.ok:
-        console.print(f"[green]verified[/] after {len(result.attempts)} attempt(s) ({', '.join(result.chain)})")
+        console.print(f"[green]verified[/] after {len(result.attempts)} attempt(s) ({checked})")
     else:
-        console.print(f"[red]not verified[/] after {len(result.attempts)} attempt(s) ({', '.join(result.chain)})")
+        console.print(f"[red]not verified[/] after {len(result.attempts)} attempt(s) ({checked})")
     if written:
         console.print(f"wrote {len(written)} file(s) into {out}:")
         for path in written:

@@ -17,7 +17,7 @@ from tfagent.agent.core.defaults import MAX_ATTEMPTS, READY_TIMEOUT
 from tfagent.agent.core.defaults import default_chain as mode_default_chain
 from tfagent.agent.core.verify_options import build_verify_options
 from tfagent.agent.core.exits import EXIT_CONTEXT, EXIT_FORGE, EXIT_OK, EXIT_UNREACHABLE, EXIT_UNVERIFIED, EXIT_USAGE
-from tfagent.agent.core.config import ConfigError, load_config, resolve_endpoint
+from tfagent.agent.core.config import ConfigError, check_choice, load_config, resolve_endpoint
 from tfagent.agent.core.secrets import redact, redact_obj
 from tfagent.agent.loop.graph import run_agent
 from tfagent.agent.model.client import ModelError, ServerUnreachable
@@ -26,6 +26,7 @@ from tfagent.agent.core.output import OutputError, write_files
 from tfagent.agent.cli.render import LiveStatus, print_result
 from tfagent.agent.loop.runs import RunStore, new_run_id
 from tfagent.agent.loop.state import RunRequest
+from tfagent.agent.core.defaults import CONSTRAIN_MODES, DEFAULT_CONSTRAIN, DEFAULT_FEEDBACK, FEEDBACK_STYLES
 from tfagent.agent.core.types import Endpoint, RunResult
 
 
@@ -86,6 +87,7 @@ def _request_record(req: RunRequest, out: Path, params: dict[str, Any]) -> dict[
         "provider_mirror": str(req.options.provider_mirror or ""), "offline_aws": req.options.offline_aws,
         "policies": [str(p) for p in req.options.policies], "test_cmd": req.options.test_cmd,
         "tests_path": str(req.options.tests or ""), "fail_fast": req.fail_fast,
+        "feedback": req.feedback, "constrain": req.constrain,
     }
 
 
@@ -104,7 +106,8 @@ def _build_request(prompt: str | None, mode: str, lang: str | None, p: dict[str,
                   "test_cmd": r["test_cmd"], "tests_path": r["tests_path"] or None}
         req = RunRequest(prompt=r["prompt"], endpoint=endpoint, mode=r["mode"], chain=r["chain"], requested=set(r["requested"]),
                          max_attempts=r["max_attempts"], options=_options(r["prompt"], r["mode"], r["lang"], merged, defaults),
-                         lang=r["lang"], run_id=row.run_id, fail_fast=r["fail_fast"])
+                         lang=r["lang"], run_id=row.run_id, fail_fast=r["fail_fast"],
+                         feedback=r.get("feedback") or DEFAULT_FEEDBACK, constrain=r.get("constrain") or DEFAULT_CONSTRAIN)
         return req, Path(p.get("out") or r["out"])
     if not prompt or not prompt.strip():
         raise ConfigError('missing PROMPT: tfagent "create a private storage account" [options]')
@@ -119,6 +122,10 @@ def _build_request(prompt: str | None, mode: str, lang: str | None, p: dict[str,
         max_attempts=p.get("max_attempts") or int(defaults.get("max_attempts", MAX_ATTEMPTS)), options=options, lang=lang,
         run_id=new_run_id(), ready_timeout=p.get("ready_timeout") or float(defaults.get("ready_timeout", READY_TIMEOUT)),
         fail_fast=not p.get("run_all"),
+        feedback=p.get("feedback") or check_choice("[defaults] feedback", defaults.get("feedback"), FEEDBACK_STYLES)
+        or DEFAULT_FEEDBACK,
+        constrain=p.get("constrain") or check_choice("[defaults] constrain", defaults.get("constrain"), CONSTRAIN_MODES)
+        or DEFAULT_CONSTRAIN,
     )
     out = Path(p.get("out") or defaults.get("out") or ("infra" if mode == "terraform" else "src"))
     check_inputs(req.chain, req.options)

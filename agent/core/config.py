@@ -32,17 +32,27 @@ from typing import Any
 import tomli_w
 
 from tfagent.agent.core import secrets
+from tfagent.agent.core.defaults import CONSTRAIN_MODES, FEEDBACK_STYLES
 from tfagent.agent.core.output import atomic_write
 from tfagent.agent.core.types import REQUEST_PARAMS, Endpoint
 
 LOCAL_CONFIG = "tfagent.toml"
-ENDPOINT_KEYS = {"base_url", "model", "bpw", "api_key_env", *REQUEST_PARAMS}
+ENDPOINT_KEYS = {"base_url", "model", "bpw", "api_key_env", "feedback", "constrain", *REQUEST_PARAMS}
 DEFAULT_KEYS = {"max_attempts", "verify", "provider_mirror", "out", "offline_aws", "policy", "ready_timeout",
-                "sandbox"}
+                "sandbox", "feedback", "constrain"}
 
 
 class ConfigError(ValueError):
     """Bad or missing configuration; the message names the file and key (exit 2)."""
+
+
+def check_choice(where: str, value: Any, choices: tuple[str, ...]) -> str | None:
+    """None stays None (not set); anything else must be one of ``choices``."""
+    if value is None:
+        return None
+    if value not in choices:
+        raise ConfigError(f"{where} must be one of {', '.join(choices)}, got {value!r}")
+    return str(value)
 
 
 def _xdg(var: str, fallback: str) -> Path:
@@ -101,12 +111,16 @@ def _endpoint_from(name: str, data: Any, path: Path) -> Endpoint:
     if "chat_template_kwargs" in params and not isinstance(params["chat_template_kwargs"], dict):
         raise ConfigError(f"{where}: chat_template_kwargs must be a table, e.g. {{ enable_thinking = false }}")
     key_env = data.get("api_key_env")
+    loop = {key: check_choice(f"{where}: {key}", data.get(key), choices) for key, choices in
+            (("feedback", FEEDBACK_STYLES), ("constrain", CONSTRAIN_MODES))}
     return Endpoint(
         name=name,
         base_url=base_url.rstrip("/"),
         model=str(data.get("model") or "default"),
         api_key=os.environ.get(key_env) if key_env else None,
         api_key_env=key_env,
+        feedback=loop["feedback"],
+        constrain=loop["constrain"],
         bpw=float(bpw) if bpw is not None else None,
         params=params,
     )

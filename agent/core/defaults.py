@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
-# The verify chain per mode when neither --verify nor [defaults] verify is given.
-DEFAULT_CHAIN: dict[str, tuple[str, ...]] = {"terraform": ("hcl", "fmt", "validate"), "code": ("python",)}
+# The verify chain per mode when neither --verify nor [defaults] verify is given. rego runs only the
+# built-in intent rules the prompt selects, on the parsed configuration when there is no plan (~40 ms,
+# nothing when no rule is selected): "verified" means "does what was asked" too, where that can be checked.
+DEFAULT_CHAIN: dict[str, tuple[str, ...]] = {"terraform": ("hcl", "fmt", "validate", "rego"), "code": ("python",)}
+# How the loop talks back to the model: the choices and their defaults.
+FEEDBACK_STYLES = ("raw", "schema")  # raw: Terraform's words; schema: + the provider schema's fix
+DEFAULT_FEEDBACK = "raw"
+CONSTRAIN_MODES = ("off", "format", "schema")  # grammar-constrained replies where the server takes one
+DEFAULT_CONSTRAIN = "off"
+ESCALATION_TEMPERATURE = 0.8  # a retry after a repeated reply / unchanged errors samples at least this hot
 MAX_ATTEMPTS = 3  # one try + two retries
 READY_TIMEOUT = 10.0  # seconds to wait for a model server to answer /health or /v1/models
 VERIFY_TIMEOUT = 300.0  # seconds per external verifier command

@@ -26,6 +26,8 @@ class Endpoint:
     api_key_env: str | None = None  # where the key came from
     bpw: float | None = None  # bits per weight
     params: dict[str, Any] = field(default_factory=dict)  # subset of REQUEST_PARAMS
+    feedback: str | None = None  # FEEDBACK_STYLES; None: the run's setting
+    constrain: str | None = None  # CONSTRAIN_MODES; None: the run's setting
 
     def public_dict(self) -> dict[str, Any]:
         """What may be shown or stored: never the key itself."""
@@ -35,6 +37,8 @@ class Endpoint:
             "model": self.model,
             "bpw": self.bpw,
             "params": dict(self.params),
+            **({"feedback": self.feedback} if self.feedback else {}),
+            **({"constrain": self.constrain} if self.constrain else {}),
             "api_key_env": self.api_key_env,
         }
 
@@ -119,7 +123,9 @@ class Attempt:
     model_seconds: float = 0.0
     verify_seconds: float = 0.0
     transport_retries: int = 0
-    notes: list[str] = field(default_factory=list)  # what the loop changed in the request (e.g. to fit the context)
+    repeat: str | None = None  # "same_reply" / "same_errors": this attempt repeated the previous one
+    sampling: dict[str, Any] = field(default_factory=dict)  # request parameters changed for this attempt
+    notes: list[str] = field(default_factory=list)  # what the loop changed in the request (context fit, grammar fallback)
 
     @property
     def diagnostics(self) -> list[Diagnostic]:
@@ -145,6 +151,8 @@ class Attempt:
             "model_seconds": round(self.model_seconds, 4),
             "verify_seconds": round(self.verify_seconds, 4),
             "transport_retries": self.transport_retries,
+            "repeat": self.repeat,
+            "sampling": dict(self.sampling),
             "notes": list(self.notes),
         }
 
@@ -166,6 +174,8 @@ class Attempt:
             model_seconds=float(d.get("model_seconds", 0.0)),
             verify_seconds=float(d.get("verify_seconds", 0.0)),
             transport_retries=int(d.get("transport_retries", 0)),
+            repeat=d.get("repeat"),
+            sampling=dict(d.get("sampling") or {}),
             notes=list(d.get("notes") or []),
         )
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -13,12 +13,16 @@ from tfagent.verifiers.registry import Chain
 
 from tfagent.agent.loop import feedback as fb
 from tfagent.agent.loop.context_fit import estimated_tokens, shrink
-from tfagent.agent.model.client import ModelClient
+from tfagent.agent.loop.grammar import GRAMMAR_FIELDS, build_grammar, grammar_params, is_grammar_rejection
+from tfagent.agent.loop.schema_feedback import SAME_REPLY, build_schema_feedback, repeat_kind
+from tfagent.verifiers.terraform.schema_index import SCHEMA_ARTIFACT, WANT_OPTION, SchemaIndex, load_index, provider_index
+from tfagent.agent.model.client import ModelClient, ModelError
 from tfagent.agent.model.context import ContextOverflow
 from tfagent.agent.core.output import materialize, read_back
 from tfagent.agent.loop.replies import MAX_FILES, MAX_TOTAL_BYTES, parse_reply
 from tfagent.agent.core.secrets import hardcoded_in, redact
 from tfagent.agent.loop.state import AgentState, RunRequest
+from tfagent.agent.core.defaults import ESCALATION_TEMPERATURE
 from tfagent.agent.core.types import Attempt, Completion
 
 EventSink = Callable[[str, dict[str, Any]], None]
@@ -65,10 +69,20 @@ class Runtime:
     chain: Chain
     run_dir: Path
     on_event: EventSink | None = None
+    grammar_rejected: bool = False
+    schema_index: SchemaIndex | None = None  # for --constrain schema before any verification built one
 
     def emit(self, kind: str, **data: Any) -> None:
         if self.on_event is not None:
             self.on_event(kind, data)
+
+    def _grammar(self) -> str | None:
+        mode = self.request.constrain_mode
+        if mode == "off" or self.grammar_rejected or self.request.mode != "terraform":
+            return None
+        if mode == "schema" and self.schema_index is None:
+            self.schema_index = provider_index(self.request.options)
+        return build_grammar(mode, self.schema_index, self.request.prompt)
 
     # -- nodes -------------------------------------------------------------------------------
     def generate(self, state: AgentState) -> dict[str, Any]:
@@ -76,10 +90,14 @@ class Runtime:
         self.emit("attempt_start", number=number, max_attempts=self.request.max_attempts)
         self.emit("phase", phase="generating", number=number)
         messages, notes = self._fitted(list(state["messages"]), state.get("attempts") or [])
+        sampling = escalated_sampling(self.request, state.get("attempts", []), number)
+        grammar = self._grammar()
         while True:
+            params = {**sampling, **(grammar_params(GRAMMAR_FIELDS["llama.cpp"], grammar) if grammar else {})}
             try:
                 completion = self.client.complete(
-                    messages, on_progress=lambda tokens, elapsed: self.emit("progress", tokens=tokens, elapsed=elapsed)
+                    messages, on_progress=lambda tokens, elapsed: self.emit("progress", tokens=tokens, elapsed=elapsed),
+                    params=params or None,
                 )
                 break
             except ContextOverflow:
@@ -89,7 +107,15 @@ class Runtime:
                 messages, note = smaller
                 notes.append(note)
                 self.emit("context_trimmed", number=number, note=note)
+            except ModelError as exc:
+                if not grammar or not is_grammar_rejection(exc.status, str(exc)):
+                    raise
+                self.grammar_rejected = True  # once per run: the server does not take grammars
+                grammar = None
+                notes.append(f"the server rejected the grammar ({str(exc)[:160]}); continuing without --constrain")
+                self.emit("note", text=notes[-1])
         attempt = self._attempt_from(number, messages, completion)
+        attempt.sampling = sampling
         attempt.notes = notes
         return {"pending": attempt.to_dict()}
 
@@ -147,6 +173,8 @@ class Runtime:
         artifacts_dir = self.run_dir / f"attempt-{attempt.number}"
         artifacts_dir.mkdir(parents=True, exist_ok=True)
         options = self.request.options
+        if self.request.feedback_style == "schema":
+            options = replace(options, extra={**options.extra, WANT_OPTION: True})
         with tempfile.TemporaryDirectory(prefix="tfagent-verify-") as tmp:
             workdir = Path(tmp) / "work"
             workdir.mkdir()
@@ -159,9 +187,17 @@ class Runtime:
         if not attempt.ok:
             failed = [v.verifier for v in attempt.verdicts if not v.ok]
             diags = [d for v in attempt.verdicts for d in v.diagnostics]
-            attempt.feedback = redact(
-                fb.build_feedback(diags, attempt.files, stage=", ".join(failed), budget_tokens=self.request.feedback_budget_tokens)
-            )
+            previous = Attempt.from_dict(state["attempts"][-1]) if state.get("attempts") else None
+            attempt.repeat = repeat_of(previous, attempt)
+            budget = self.request.feedback_budget_tokens
+            if self.request.feedback_style == "schema":
+                index = _index_of(attempt.verdicts)
+                self.schema_index = index or self.schema_index
+                text = build_schema_feedback(diags, attempt.files, index, stage=", ".join(failed),
+                                             budget_tokens=budget, repeat=attempt.repeat)
+            else:
+                text = fb.build_feedback(diags, attempt.files, stage=", ".join(failed), budget_tokens=budget)
+            attempt.feedback = redact(text)
         return {"pending": attempt.to_dict()}
 
     def record(self, state: AgentState) -> dict[str, Any]:
@@ -182,6 +218,32 @@ class Runtime:
 
 
 def _with_artifacts_dir(options, artifacts_dir: Path):
-    from dataclasses import replace
-
     return replace(options, artifacts_dir=artifacts_dir)
+
+
+def repeat_of(previous: Attempt | None, attempt: Attempt) -> str | None:
+    """Did this attempt repeat the previous one (same reply, or the same errors again)?"""
+    if previous is None:
+        return None
+    if previous.reply.strip() == attempt.reply.strip():
+        return SAME_REPLY
+    errors = [d for d in attempt.diagnostics if d.severity == "error"]
+    return repeat_kind(previous.files, attempt.files, [d for d in previous.diagnostics if d.severity == "error"], errors)
+
+
+def escalated_sampling(request: RunRequest, attempts: list[dict[str, Any]], number: int) -> dict[str, Any]:
+    """After a repeated reply or unchanged errors (schema feedback), sample hotter with another seed:
+    request parameters only, so the conversation — and the server's prefix cache — stays the same."""
+    if request.feedback_style != "schema" or not attempts or not attempts[-1].get("repeat"):
+        return {}
+    params = request.endpoint.params
+    return {"temperature": max(float(params.get("temperature") or 0.0), ESCALATION_TEMPERATURE),
+            "seed": int(params.get("seed") or 0) + 1000 * number}
+
+
+def _index_of(verdicts) -> SchemaIndex | None:
+    for verdict in verdicts:
+        path = verdict.artifacts.get(SCHEMA_ARTIFACT)
+        if path:
+            return load_index(path)
+    return None

@@ -14,6 +14,7 @@ from typing import Any, TypedDict
 from tfagent.agent.core.defaults import MAX_ATTEMPTS, READY_TIMEOUT, default_chain
 from tfagent.verifiers.base import VerifyOptions
 
+from tfagent.agent.core.defaults import DEFAULT_CONSTRAIN, DEFAULT_FEEDBACK
 from tfagent.agent.core.types import Attempt, Endpoint
 
 
@@ -39,6 +40,16 @@ class RunRequest:
     ready_timeout: float = READY_TIMEOUT
     fail_fast: bool = True
     feedback_budget_tokens: int = 1500
+    feedback: str = DEFAULT_FEEDBACK  # FEEDBACK_STYLES (an endpoint's own setting wins)
+    constrain: str = DEFAULT_CONSTRAIN  # CONSTRAIN_MODES (an endpoint's own setting wins)
+
+    @property
+    def feedback_style(self) -> str:
+        return self.endpoint.feedback or self.feedback
+
+    @property
+    def constrain_mode(self) -> str:
+        return self.endpoint.constrain or self.constrain
     artifacts_root: Path | None = None  # where attempt artifacts (plan.json) go; default: state dir/runs
 
 

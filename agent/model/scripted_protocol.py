@@ -149,7 +149,7 @@ def _answer_reply(scripted: ScriptedServer, reply: ScriptedReply, body: dict[str
         status = int(reply.fault)
         headers = {"Retry-After": str(int(reply.seconds or 0))} if status == 429 else {}
         kind = "rate_limit_error" if status == 429 else "server_error" if status >= 500 else "invalid_request_error"
-        return Answer(status, error_document(f"{_STATUS_TEXT[status]} (scripted fault)", kind), headers, delay=reply.delay)
+        return Answer(status, error_document(reply.content or f"{_STATUS_TEXT[status]} (scripted fault)", kind), headers, delay=reply.delay)
     cut = reply.fault if reply.fault in ("reset", "cut") else None
     if not body.get("stream"):
         message = {"role": "assistant", "content": reply.content}

@@ -24,7 +24,6 @@ from typing import Callable
 import click
 import yaml
 
-from tfagent.agent.core.defaults import default_chain
 from tfagent.evals.suite import Task, load_suite
 from tfagent.evals.suite_fields import JudgeSpec, RegoIntent
 from tfagent.verifiers.base import VerifyOptions
@@ -37,7 +36,9 @@ ATTRIBUTION = (
     "(https://creativecommons.org/licenses/by/4.0/). Imported by tfagent's import-iac-eval; prompts and "
     "policies unchanged, tasks filtered as listed in excluded.yaml."
 )
-VERIFY_CHAIN = default_chain("terraform")
+# The shipped suites verify in the loop with hcl, fmt, validate only: the judge (plan + the task's own
+# Rego intent) stays apart from the in-loop verifier, as IaC-Eval's multi-turn caveat asks.
+VERIFY_CHAIN = ["hcl", "fmt", "validate"]
 _MIRROR_BROKEN = re.compile(r"Error while installing hashicorp/aws v|provider registry.terraform.io/hashicorp/aws was not found")
 
 

@@ -12,6 +12,8 @@ from typing import Any
 
 from tfagent.verifiers.base import ERROR, WARNING, Diagnostic, Verdict, VerifyContext, error
 from tfagent.verifiers.terraform.hcl import block_line
+from tfagent.verifiers.terraform.schema_index import (SCHEMA_ARTIFACT, WANT_OPTION, SchemaIndexError,
+                                                      index_for_failed_init, schema_index_for)
 from tfagent.verifiers.terraform.engine import InitResult, TerraformEngine, TerraformVerifier, mirror_providers
 
 # Terraform summary -> category (prefix match, first hit wins).
@@ -171,15 +173,34 @@ class TerraformValidate(TerraformVerifier):
     def check(self, ctx: VerifyContext) -> Verdict:
         engine = TerraformEngine.for_options(ctx.options)
         init = engine.init_for(ctx.workdir, timeout=ctx.options.timeout)
+        want_index = bool(ctx.options.extra.get(WANT_OPTION))
         if not init.ok:
-            return Verdict(self.name, ok=False, diagnostics=init_diagnostics(init, engine, self.name),
-                           note="terraform init failed")
+            verdict = Verdict(self.name, ok=False, diagnostics=init_diagnostics(init, engine, self.name),
+                              note="terraform init failed")
+            if want_index and any(d.category == "unknown_resource" for d in verdict.diagnostics):
+                self._attach_index(verdict, lambda: index_for_failed_init(engine, init, KNOWN_PROVIDERS))
+            return verdict
         with engine.staged(ctx.workdir, init) as scratch:
             result = engine.run(scratch, ["validate", "-json", "-no-color"], timeout=ctx.options.timeout)
         diagnostics = self._diagnostics(result, engine)
         ok = result.rc == 0 and not any(d.severity == ERROR for d in diagnostics)
         note = f"{engine.describe()} validate; init {'reused' if init.reused else 'ran'}"
-        return Verdict(self.name, ok=ok, diagnostics=diagnostics, note=note)
+        verdict = Verdict(self.name, ok=ok, diagnostics=diagnostics, note=note)
+        if want_index and not ok:
+            self._attach_index(verdict, lambda: schema_index_for(engine, init, ctx.options.timeout))
+        return verdict
+
+    @staticmethod
+    def _attach_index(verdict: Verdict, build) -> None:
+        """The schema index for the feedback; a failure to build it costs the feedback its hints, with a
+        note, never the verdict."""
+        try:
+            path = build()
+        except SchemaIndexError as exc:
+            verdict.note += f"; no schema index: {exc}"
+            return
+        if path is not None:
+            verdict.artifacts[SCHEMA_ARTIFACT] = str(path)
 
     def _diagnostics(self, result, engine) -> list[Diagnostic]:
         try:

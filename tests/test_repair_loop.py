@@ -1,0 +1,81 @@
+"""The repair loop on the scripted server + real Terraform: schema feedback keeps the prefix-stable
+retry, repeats escalate with hotter sampling (a request parameter), grammars are sent and a server
+that rejects them gets the request again without one and a note."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tfagent.agent.model.testing import ScriptedReply
+
+PROVIDER = ('terraform {\n  required_providers {\n    aws = {\n      source  = "hashicorp/aws"\n'
+            '      version = "3.39.0"\n    }\n  }\n}\n\nprovider "aws" {\n  region = "us-east-1"\n}\n\n')
+BAD = PROVIDER + 'resource "aws_vpc" "main" {\n  vpc_name   = "main"\n  cidr_block = "10.0.0.0/16"\n}\n'
+GOOD = PROVIDER + 'resource "aws_vpc" "main" {\n  cidr_block = "10.0.0.0/16"\n}\n'
+
+
+def fence(body: str, name: str = "main.tf") -> str:
+    return f'Here it is.\n```hcl title="{name}"\n{body}```\n'
+
+
+def tfagent(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "NO_COLOR": "1"}
+    return subprocess.run([sys.executable, "-m", "tfagent.agent.cli", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_schema_feedback_retry_extends_the_prefix_and_names_the_fix(scripted_server, aws_mirror, tmp_path):
+    scripted_server.enqueue(fence(BAD))
+    scripted_server.enqueue(fence(GOOD))
+    proc = tfagent("create an AWS VPC", "--base-url", scripted_server.base_url, "--model", "m", "--feedback", "schema",
+                   "--provider-mirror", str(aws_mirror), "--json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    m1, m2 = (r["messages"] for r in scripted_server.chat_requests())
+    assert m2[: len(m1)] == m1, "retry must extend the first request byte-for-byte (prefix cache)"
+    feedback = m2[-1]["content"]
+    assert 'has no argument or block "vpc_name"' in feedback and "cidr_block (required)" in feedback
+    assert feedback.count('vpc_name   = "main"') == 1, "the code is shown once"
+
+
+def test_repeated_reply_escalates_and_samples_hotter_keeping_the_prefix(scripted_server, aws_mirror, tmp_path):
+    for _ in range(3):
+        scripted_server.enqueue(fence(BAD))
+    proc = tfagent("create an AWS VPC", "--base-url", scripted_server.base_url, "--model", "m", "--feedback", "schema",
+                   "--provider-mirror", str(aws_mirror), "--json", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    attempts = json.loads(proc.stdout)["attempts"]
+    assert [a["repeat"] for a in attempts] == [None, "same_reply", "same_reply"]
+    requests = scripted_server.chat_requests()
+    assert "temperature" not in requests[1] and requests[2]["temperature"] >= 0.8
+    assert requests[2]["seed"] != requests[1].get("seed")
+    assert requests[2]["messages"][: len(requests[1]["messages"])] == requests[1]["messages"]
+    assert "repeated the previous files unchanged" in requests[2]["messages"][-1]["content"]
+
+
+def test_grammar_is_sent_and_a_rejecting_server_gets_the_fallback(scripted_server, aws_mirror, tmp_path):
+    scripted_server.enqueue(fence(GOOD))
+    proc = tfagent("create an AWS VPC", "--base-url", scripted_server.base_url, "--model", "m", "--constrain", "schema",
+                   "--provider-mirror", str(aws_mirror), "--json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    grammar = scripted_server.chat_requests()[0]["grammar"]
+    assert grammar.startswith("root ::=") and '"aws_vpc"' in grammar and "title=" in grammar
+
+    rejecting = []
+
+    def responder(body):
+        if "grammar" in body:
+            rejecting.append(body)
+            return ScriptedReply("failed to parse grammar", fault="400")
+        return ScriptedReply(fence(GOOD))
+
+    scripted_server.responder = responder
+    proc = tfagent("create an AWS VPC", "--base-url", scripted_server.base_url, "--model", "m", "--constrain", "format",
+                   "--provider-mirror", str(aws_mirror), "--out", "second", "--json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    doc = json.loads(proc.stdout)
+    assert len(rejecting) == 1 and "grammar" not in scripted_server.chat_requests()[-1]
+    assert any("rejected the grammar" in n for n in doc["attempts"][0]["notes"])
