@@ -223,6 +223,8 @@ class InFlight:
 
         self.lock = threading.Lock()
         self.now = self.peak = 0
+        self.other: "InFlight | None" = None
+        self.overlapped = False  # a request arrived while the other server was serving one
 
     def __call__(self, body: dict) -> str:
         import time
@@ -230,6 +232,8 @@ class InFlight:
         with self.lock:
             self.now += 1
             self.peak = max(self.peak, self.now)
+        if self.other is not None and self.other.now > 0:
+            self.overlapped = True
         time.sleep(0.15)
         with self.lock:
             self.now -= 1
@@ -238,6 +242,7 @@ class InFlight:
 
 def test_concurrency_is_bounded_per_server_and_servers_run_in_parallel(tmp_path):
     first, second = InFlight(), InFlight()
+    first.other, second.other = second, first
     with ScriptedServer(responder=first) as one, ScriptedServer(responder=second) as two:
         path = user_config_path()
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -248,8 +253,8 @@ def test_concurrency_is_bounded_per_server_and_servers_run_in_parallel(tmp_path)
         plan = EvalPlan(suite=suite, tasks=suite.tasks, endpoints=[endpoints["one"], endpoints["two"]], samples=2,
                         concurrency=2)
         with Store(tmp_path / "e.db") as store:
-            shared = []
-            EvalRunner(plan, store, on_cell=lambda o: shared.append((o.key.endpoint, first.now, second.now))).run()
+            EvalRunner(plan, store).run()
     assert first.peak == 2 and second.peak == 2
-    # While one server was busy the other was too: they did not take turns.
-    assert any(a > 0 and b > 0 for _, a, b in shared)
+    # While one server was busy the other was too: they did not take turns. (Checked where requests
+    # arrive, not when cells finish: under CPU load the finish moments rarely meet a 0.15 s window.)
+    assert first.overlapped or second.overlapped
