@@ -57,7 +57,8 @@ def first_messages(request: RunRequest) -> list[dict[str, str]]:
         system = render("terraform_system")
         user = render("terraform_request", prompt=request.prompt)
     if request.given_files:
-        listing = "\n\n".join(f'```{Path(p).suffix.lstrip(".") or "text"} title="{p}"\n{body.rstrip()}\n```' for p, body in sorted(request.given_files.items()))
+        listing = "\n\n".join(render("file_block", fence=Path(p).suffix.lstrip(".") or "text", path=p, body=body.rstrip())
+                                for p, body in sorted(request.given_files.items()))
         user = render("given_files", prompt=user.strip(), files=listing)
     return [{"role": "system", "content": system.strip()}, {"role": "user", "content": redact(user.strip())}]
 

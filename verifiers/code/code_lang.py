@@ -236,7 +236,8 @@ def code_request_vars(prompt: str, lang: str, options=None, *, show_tests: bool 
             show_tests = bool(getattr(options, "extra", {}).get("show_tests", True))
         contents = ""
         if show_tests:
-            blocks = "\n\n".join(f'```{_fence_for(rel)} title="{rel}"\n{src.read_text(errors="replace").rstrip()}\n```'
+            blocks = "\n\n".join(render("file_block", fence=_fence_for(rel), path=rel,
+                                          body=src.read_text(errors="replace").rstrip())
                                    for rel, src in files.items())
             contents = render("code_tests_shown", blocks=blocks)
         tests = render("code_tests", test_files=", ".join(f"`{rel}`" for rel in files), test_contents=contents)
