@@ -130,7 +130,7 @@ def _serve(rungs: list[Rung], key: str, opts: LadderOptions, log: Log, shares) -
     running = []
     for rung, share in zip(rungs, shares):
         name = server_name(key, rung.qtype)
-        serve_opts = ServeOptions(port=_free_port(), ctx=opts.ctx, threads=share.threads if share else opts.threads,
+        serve_opts = ServeOptions(port=_free_port(), ctx=opts.ctx, threads=share.threads if share else (opts.threads or _cores()),
                                   parallel=opts.parallel, gpu_layers=opts.gpu_layers, spec=opts.spec,
                                   backend=opts.backend, cpu=share)
         echo = lambda message, err=False: log(message)  # noqa: E731 - launch's echo signature
