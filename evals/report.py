@@ -187,11 +187,17 @@ def figures(summary: dict[str, Any]) -> dict[str, str]:
     import matplotlib
 
     matplotlib.use("Agg")
+
+    return draw_figures(summary, (("Success vs bits per weight", _plot_bpw), ("Pass rate vs retry budget", _plot_budget),
+                                  ("Flips vs reference", _plot_flips), ("Cost per solved task", _plot_cost)))
+
+
+def draw_figures(summary, plots) -> dict[str, str]:
+    """Each (title, draw) that has something to draw, as a base64 PNG keyed by its title."""
     import matplotlib.pyplot as plt
 
     drawn = {}
-    for title, draw in (("Success vs bits per weight", _plot_bpw), ("Pass rate vs retry budget", _plot_budget),
-                        ("Flips vs reference", _plot_flips), ("Cost per solved task", _plot_cost)):
+    for title, draw in plots:
         fig, ax = plt.subplots(figsize=(6.4, 3.8), dpi=110)
         if draw(ax, summary):
             ax.set_title(title)

@@ -6,9 +6,7 @@ Figures come from metrics_ladder.ladder_summary (pure); this module only formats
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import json
 from pathlib import Path
 from typing import Any
@@ -197,20 +195,11 @@ def figures(summary) -> dict[str, str]:
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    drawn = {}
-    for title, draw in (("Success vs bits per weight (bands: Wilson 95 %)", _plot_ladder),
-                        ("Pass rate after k retries", _plot_budget), ("Flips vs reference", _plot_flips)):
-        fig, ax = plt.subplots(figsize=(6.4, 3.8), dpi=110)
-        if draw(ax, summary):
-            ax.set_title(title)
-            fig.tight_layout()
-            buffer = io.BytesIO()
-            fig.savefig(buffer, format="png")
-            drawn[title] = base64.b64encode(buffer.getvalue()).decode("ascii")
-        plt.close(fig)
-    return drawn
+    from tfagent.evals.report import draw_figures
+
+    return draw_figures(summary, (("Success vs bits per weight (bands: Wilson 95 %)", _plot_ladder),
+                                  ("Pass rate after k retries", _plot_budget), ("Flips vs reference", _plot_flips)))
 
 
 def html_page(summary, meta, notes, phases, images) -> str:
