@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -32,6 +33,12 @@ ray = pytest.importorskip("ray", reason="ray is not installed (CI installs it: p
 
 RAY_BIN = Path(sys.executable).with_name("ray")
 CELL_TITLE = "ray::tfagent_eval_cell"  # the proctitle of a worker while it runs a cell
+# Token authentication, explicitly and the same for every node and the driver. Left unset, Ray
+# (>= 2.59) switches a `ray start --head` to token mode whenever ~/.ray/auth_token exists (any
+# earlier local `ray.init()` writes one), while a driver given an explicit address never does: the
+# driver is then refused with InvalidAuthToken. One token per test process: Ray's C++ token loader
+# keeps the first token it reads for the life of the process.
+AUTH_ENV = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
 
 
 def free_port() -> int:
@@ -96,10 +103,14 @@ def kill_node(proc: subprocess.Popen) -> None:
 
 
 @pytest.fixture
-def cluster():
+def cluster(monkeypatch):
     if not RAY_BIN.exists():
         pytest.fail(f"ray is importable but its CLI {RAY_BIN} is missing")
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    for name in [n for n in os.environ if n.startswith("RAY_")]:  # a developer's RAY_ADDRESS etc.
+        monkeypatch.delenv(name)
+    for name, value in {**AUTH_ENV, "RAY_USAGE_STATS_ENABLED": "0"}.items():
+        monkeypatch.setenv(name, value)  # the driver (this process) and, through env, both nodes
+    env = dict(os.environ)
     temp = Path(tempfile.mkdtemp(prefix="tfray-", dir="/tmp"))  # Ray's socket paths must stay short
     port = free_port()
     head = start_node(["--head", "--port", str(port), "--include-dashboard", "false",
