@@ -113,7 +113,7 @@ def server_name(key: str, qtype: str) -> str:
 
 def _stop_leftover(name: str, log: Log) -> None:
     """A server a killed ladder run left behind (same name): stop it before serving the rung again."""
-    from tfagent.agent.serving.serve import forget, read_record, record_alive, stop_group
+    from tfagent.agent.serving.records import forget, read_record, record_alive, stop_group
 
     record = read_record(name)
     if record is None:
@@ -139,7 +139,7 @@ def _serve(rungs: list[Rung], key: str, opts: LadderOptions, log: Log, shares) -
 
 
 def _stop(running: list) -> None:
-    from tfagent.agent.serving.serve import forget, stop_group
+    from tfagent.agent.serving.records import forget, stop_group
 
     for server in running:
         stop_group(server.proc.pid, server.proc.pid)

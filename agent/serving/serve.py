@@ -7,8 +7,8 @@ n-gram speculation, GPU offload, KV cache types, --jinja), else llama-cpp-python
 (agent/serving/cpu.py): never more inference threads than cores.
 The server runs in its own process group so stopping it (Ctrl-C, SIGTERM, `--stop NAME`) kills every
 process it started and leaves no orphan. Each running server has a record in `<state_dir>/servers/`
-and, while it runs, an endpoint in the user config so `tfagent --endpoint NAME` and `tfagent eval`
-find it.
+(agent/serving/records.py: the records, liveness, stopping a process group) and, while it runs, an
+endpoint in the user config so `tfagent --endpoint NAME` and `tfagent eval` find it.
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ from tfagent.agent.serving.gguf_info import KV_TYPES, GGUFInfoError, estimate_me
 from tfagent.agent.serving.backends.base import discover as discover_backends
 from tfagent.agent.serving.backends.llama_server import SPEC_CHOICES
 from tfagent.agent.serving.cpu import CpuShare, CpuShareError, core_ids, divide_cores
-
-STOP_GRACE_SECONDS = 10.0
+from tfagent.agent.serving.records import forget, read_record, record_alive, servers_dir, start_time, stop_group
+from tfagent.agent.serving.records import write_record
 
 
 class ServeError(click.ClickException):
@@ -106,66 +106,7 @@ def check_port_free(host: str, port: int) -> None:
             raise ServeError(f"port {port} on {host} is already in use ({exc.strerror}); pick another with --port") from None
 
 
-# ---------------------------------------------------------------- process records
-
-def servers_dir() -> Path:
-    path = config.state_dir() / "servers"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def _start_time(pid: int) -> str | None:
-    """Kernel start time of pid (guards against a recycled pid), None when it is gone or a zombie."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat.rsplit(")", 1)[1].split()
-    return None if fields[0] == "Z" else fields[19]
-
-
-def read_record(name: str) -> dict | None:
-    path = servers_dir() / f"{name}.json"
-    return json.loads(path.read_text()) if path.is_file() else None
-
-
-def record_alive(record: dict) -> bool:
-    return _start_time(record["pid"]) == record["start_time"]
-
-
-def stop_group(pgid: int, pid: int, grace: float = STOP_GRACE_SECONDS) -> None:
-    """SIGTERM the whole process group, SIGKILL it if the leader outlives the grace period, then
-    SIGKILL whatever else is left in the group (a helper the leader started and did not stop)."""
-    _signal_group(pgid, signal.SIGTERM)
-    if not _wait_gone(pid, grace):
-        _signal_group(pgid, signal.SIGKILL)
-        _wait_gone(pid, grace)
-    _signal_group(pgid, signal.SIGKILL)
-
-
-def _signal_group(pgid: int, sig: int) -> None:
-    try:
-        os.killpg(pgid, sig)
-    except ProcessLookupError:
-        return  # the group is already empty: nothing left to signal
-
-
-def _wait_gone(pid: int, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        _reap(pid)
-        if _start_time(pid) is None:
-            return True
-        time.sleep(0.05)
-    return False
-
-
-def _reap(pid: int) -> None:
-    try:
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        return  # not our child (detached earlier): init reaps it
-
+# ---------------------------------------------------------------- stopping
 
 def stop_server(name: str) -> dict:
     record = read_record(name)
@@ -176,11 +117,6 @@ def stop_server(name: str) -> dict:
         stop_group(record["pgid"], record["pid"])
     forget(name)
     return record
-
-
-def forget(name: str) -> None:
-    (servers_dir() / f"{name}.json").unlink(missing_ok=True)
-    config.unregister_endpoint(name)
 
 
 # ---------------------------------------------------------------- launching
@@ -214,11 +150,11 @@ def launch(model: Path, name: str, alias: str, opts: ServeOptions, *, ready_time
                                 stderr=subprocess.STDOUT, start_new_session=True,  # own group: one kill stops all
                                 preexec_fn=(lambda: os.sched_setaffinity(0, pinned)) if pinned else None)
     base_url = f"http://{opts.host}:{opts.port}/v1"
-    record = {"name": name, "pid": proc.pid, "pgid": proc.pid, "start_time": _start_time(proc.pid),
+    record = {"name": name, "pid": proc.pid, "pgid": proc.pid, "start_time": start_time(proc.pid),
               "base_url": base_url, "model": alias, "gguf": str(model), "backend": backend, "log": str(log_path),
               "parallel": opts.parallel, "spec": opts.spec if backend == "llama-server" else "off",
               "cpu": opts.cpu.to_dict() if opts.cpu else None}
-    (servers_dir() / f"{name}.json").write_text(json.dumps(record, indent=2))
+    write_record(record)
     try:
         wait_until_ready(proc, base_url, ready_timeout, log_path)
         # A reply may use at most a quarter of the context, so a retry (prompt + that reply + the

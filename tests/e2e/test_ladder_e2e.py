@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tfagent.agent.serving.localmodel import fetch
-from tfagent.agent.serving.serve import read_record, record_alive, servers_dir
+from tfagent.agent.serving.records import read_record, record_alive, servers_dir
 from tfagent.evals.ladder_quant import make_rung
 
 pytestmark = [
