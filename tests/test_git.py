@@ -14,7 +14,8 @@ from click.testing import CliRunner
 from test_forge import GH_TOKEN, GL_TOKEN, ForgeServer
 from tfagent.agent.publish.forge import ForgeError
 from tfagent.agent.cli.git_options import git_options
-from tfagent.agent.publish.git import GitOptions, GitUsageError, branch_name, preflight, publish
+from tfagent.agent.publish.git import branch_name, publish
+from tfagent.agent.publish.preflight import GitOptions, GitUsageError, preflight
 from tfagent.agent.core.types import Attempt, RunResult
 from tfagent.verifiers.base import Verdict, error
 

@@ -192,7 +192,7 @@ def _deliver(result: RunResult, out: Path, params: dict[str, Any], git, console:
 
 
 def _git_preflight(params: dict[str, Any], out: Path):
-    from tfagent.agent.publish.git import GitOptions, GitUsageError, preflight
+    from tfagent.agent.publish.preflight import GitOptions, GitUsageError, preflight
 
     options = GitOptions.from_params(params)
     if not options.enabled:
@@ -204,7 +204,9 @@ def _git_preflight(params: dict[str, Any], out: Path):
 
 
 def _publish(session, result: RunResult, errc: Console, code: int, params: dict[str, Any]) -> int:
-    from tfagent.agent.publish.git import ForgeError, GitUsageError, publish
+    from tfagent.agent.publish.forge import ForgeError
+    from tfagent.agent.publish.git import publish
+    from tfagent.agent.publish.preflight import GitUsageError
 
     try:
         outcome = publish(session, result, console=errc)
