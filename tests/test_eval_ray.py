@@ -29,16 +29,23 @@ from tfagent.evals.store import Store
 
 from test_eval_runner import make_plan, responder, write_config
 
-ray = pytest.importorskip("ray", reason="ray is not installed (CI installs it: pip install -e '.[ray]')")
-
-RAY_BIN = Path(sys.executable).with_name("ray")
-CELL_TITLE = "ray::tfagent_eval_cell"  # the proctitle of a worker while it runs a cell
 # Token authentication, explicitly and the same for every node and the driver. Left unset, Ray
 # (>= 2.59) switches a `ray start --head` to token mode whenever ~/.ray/auth_token exists (any
 # earlier local `ray.init()` writes one), while a driver given an explicit address never does: the
-# driver is then refused with InvalidAuthToken. One token per test process: Ray's C++ token loader
-# keeps the first token it reads for the life of the process.
+# driver is then refused with InvalidAuthToken. Ray reads RAY_AUTH_MODE when it is imported and its
+# C++ loader keeps the first token it reads for the life of the process, so both are set here, once,
+# before `import ray` (or, if something imported it already, with the refresh Ray itself uses).
 AUTH_ENV = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
+_ray_imported_before = "ray" in sys.modules
+os.environ.update(AUTH_ENV)
+ray = pytest.importorskip("ray", reason="ray is not installed (CI installs it: pip install -e '.[ray]')")
+if _ray_imported_before:
+    from ray._raylet import Config
+
+    Config.initialize("")
+
+RAY_BIN = Path(sys.executable).with_name("ray")
+CELL_TITLE = "ray::tfagent_eval_cell"  # the proctitle of a worker while it runs a cell
 
 
 def free_port() -> int:
@@ -106,11 +113,10 @@ def kill_node(proc: subprocess.Popen) -> None:
 def cluster(monkeypatch):
     if not RAY_BIN.exists():
         pytest.fail(f"ray is importable but its CLI {RAY_BIN} is missing")
-    for name in [n for n in os.environ if n.startswith("RAY_")]:  # a developer's RAY_ADDRESS etc.
-        monkeypatch.delenv(name)
-    for name, value in {**AUTH_ENV, "RAY_USAGE_STATS_ENABLED": "0"}.items():
-        monkeypatch.setenv(name, value)  # the driver (this process) and, through env, both nodes
-    env = dict(os.environ)
+    for name in [n for n in os.environ if n.startswith("RAY_") and n not in AUTH_ENV]:
+        monkeypatch.delenv(name)  # a developer's RAY_ADDRESS and the like
+    monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
+    env = {**os.environ, **AUTH_ENV}  # both nodes share the driver's token
     temp = Path(tempfile.mkdtemp(prefix="tfray-", dir="/tmp"))  # Ray's socket paths must stay short
     port = free_port()
     head = start_node(["--head", "--port", str(port), "--include-dashboard", "false",
