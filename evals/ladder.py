@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
+from tfagent.agent.core.defaults import MAX_ATTEMPTS, SERVE_CTX, SERVE_READY_TIMEOUT, SERVE_SPEC, reply_cap
 from tfagent.agent.core.types import Endpoint
 from tfagent.agent.core.output import atomic_write
 from tfagent.evals.ladder_quant import Rung, build_ladder, rung_dir
@@ -39,17 +40,17 @@ class LadderOptions:
     suite: Suite
     tasks: list[Task]
     out: Path
-    max_attempts: int = 3
+    max_attempts: int = MAX_ATTEMPTS
     samples: int = 1
     parallel: int = 2  # slots per server = requests in flight per server
-    ctx: int = 4096  # per slot
+    ctx: int = SERVE_CTX  # per slot
     threads: int | None = None
     gpu_layers: int | None = None
     layout: str = "auto"
-    spec: str = "ngram"
+    spec: str = SERVE_SPEC
     backend: str = "auto"
     provider_mirror: Path | None = None
-    ready_timeout: float = 300.0
+    ready_timeout: float = SERVE_READY_TIMEOUT
     max_tokens: int | None = None  # default: a quarter of the context, as `tfagent serve` registers
     db: Path | None = None
     quant_dir: Path | None = None
@@ -91,7 +92,7 @@ class PhaseClock:
 
 def request_params(opts: LadderOptions) -> dict:
     # Deterministic decoding, so quants differ by their weights, not by sampling luck.
-    return {"temperature": 0.0, "seed": 0, "max_tokens": opts.max_tokens or max(256, opts.ctx // 4)}
+    return {"temperature": 0.0, "seed": 0, "max_tokens": opts.max_tokens or reply_cap(opts.ctx)}
 
 
 def ladder_plan(opts: LadderOptions, endpoints: list[Endpoint]) -> EvalPlan:

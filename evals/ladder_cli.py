@@ -12,7 +12,9 @@ from pathlib import Path
 import click
 
 from tfagent.agent.core.console import fail
+from tfagent.agent.core.defaults import MAX_ATTEMPTS, SERVE_CTX, SERVE_READY_TIMEOUT, SERVE_SPEC
 from tfagent.agent.core.exits import EXIT_INCOMPLETE, EXIT_OK, EXIT_UNREACHABLE
+from tfagent.agent.serving.backends.llama_server import SPEC_CHOICES
 
 DEFAULT_TYPES = "Q4_K_M,Q3_K_M,Q2_K,IQ2_M"
 
@@ -28,22 +30,22 @@ def _split(text: str | None) -> list[str]:
 @click.option("--endpoints", help="Instead of MODEL: comma-separated endpoints (tfagent.toml / user config) that already run.")
 @click.option("--tasks", "task_ids", help="Comma-separated task ids (default: all).")
 @click.option("--limit", type=click.IntRange(1), help="Only the first N tasks of the selection.")
-@click.option("--max-attempts", type=click.IntRange(1, 20), default=3, show_default=True, help="One try + retries.")
+@click.option("--max-attempts", type=click.IntRange(1, 20), default=MAX_ATTEMPTS, show_default=True, help="One try + retries.")
 @click.option("--samples", type=click.IntRange(1, 100), default=1, show_default=True)
 @click.option("--parallel", type=click.IntRange(1, 64), default=2, show_default=True, help="Slots per server = requests in flight.")
-@click.option("--ctx", type=click.IntRange(256), default=4096, show_default=True, help="Context tokens per slot.")
+@click.option("--ctx", type=click.IntRange(256), default=SERVE_CTX, show_default=True, help="Context tokens per slot.")
 @click.option("--max-tokens", type=click.IntRange(16), help="Reply cap (default: a quarter of --ctx).")
 @click.option("--threads", type=click.IntRange(1), help="Inference threads (default: all usable cores, divided side by side).")
 @click.option("--gpu-layers", type=int, help="Layers to offload to the GPU (then servers run side by side).")
 @click.option("--layout", type=click.Choice(["auto", "sequential", "side-by-side"]), default="auto", show_default=True,
               help="sequential: one server at a time (CPU); side-by-side: all at once (GPU, or cores divided).")
-@click.option("--spec", type=click.Choice(["ngram", "off"]), default="ngram", show_default=True, help="n-gram speculation (llama-server).")
+@click.option("--spec", type=click.Choice(SPEC_CHOICES), default=SERVE_SPEC, show_default=True, help="n-gram speculation (llama-server).")
 @click.option("--backend", type=click.Choice(["auto", "llama-server", "llama-cpp-python"]), default="auto", show_default=True)
 @click.option("--provider-mirror", type=click.Path(path_type=Path, file_okay=False, exists=True), help="Terraform filesystem mirror.")
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=Path("ladder"), show_default=True,
               help="Report, store (ladder.db) and wall-time accounting go here; re-run with the same --out to resume.")
 @click.option("--quant-dir", type=click.Path(path_type=Path, file_okay=False), help="Where the quants go (default: the cache).")
-@click.option("--ready-timeout", type=float, default=300.0, show_default=True)
+@click.option("--ready-timeout", type=float, default=SERVE_READY_TIMEOUT, show_default=True)
 def ladder_command(model, types_, suite, endpoints, task_ids, limit, max_attempts, samples, parallel, ctx, max_tokens,
                    threads, gpu_layers, layout, spec, backend, provider_mirror, out, quant_dir, ready_timeout) -> None:
     """Quantize a ladder, serve each quant, run a suite with retries on all, report.

@@ -17,7 +17,6 @@ from pathlib import Path
 
 from tfagent.evals.importers.iac_eval import import_iac_eval
 
-AWS_VERSION = "3.39.0"
 DEFAULT_CSV = Path("/work/shared/data/iac-eval/iac-eval-difficulty-1-2.csv")
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "evals" / "suites" / "terraform-aws"
 

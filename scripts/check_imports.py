@@ -47,7 +47,7 @@ def modules() -> dict[str, Path]:
     return found
 
 
-# The verifier seam (Diagnostic, Verdict, Verifier) imports nothing and sits at the bottom with core:
+# The verifier seam (Diagnostic, Verdict, Verifier) imports only core's defaults and sits at the bottom with core:
 # plugin authors import it, and the shared run types carry its verdicts.
 SEAM = {"tfagent.verifiers.base"}
 

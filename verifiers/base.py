@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from tfagent.agent.core.defaults import VERIFY_TIMEOUT
+
 ERROR = "error"
 WARNING = "warning"
 
@@ -126,7 +128,7 @@ class VerifyOptions:
     test_cmd: str | None = None  # code mode: the user's test command
     tests: Path | None = None  # code mode: the user's tests (never editable by the model)
     artifacts_dir: Path | None = None  # where verifiers save things users keep (plan.json)
-    timeout: float = 300.0  # seconds per external command
+    timeout: float = VERIFY_TIMEOUT  # seconds per external command
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -22,7 +22,9 @@ from typing import Annotated, Any
 import click
 
 from tfagent.agent.cli.mcp_roots import OutsideRoots, confine, copy_confined, roots_from_uris
+from tfagent.agent.core.defaults import DEFAULT_CHAIN
 
+DEFAULT_VERIFY = ",".join(DEFAULT_CHAIN["terraform"])  # as `tfagent verify`
 DESCRIPTION = "Serve tfagent over the Model Context Protocol (stdio; --http for streamable HTTP on 127.0.0.1)."
 
 
@@ -78,7 +80,7 @@ def build_server(settings: ServerSettings):
 
     @server.tool()
     async def verify(roots: Roots, path: str | None = None, files: dict[str, str] | None = None,
-                     verify: str = "hcl,fmt,validate", prompt: str = "", run_all: bool = False) -> dict[str, Any]:
+                     verify: str = DEFAULT_VERIFY, prompt: str = "", run_all: bool = False) -> dict[str, Any]:
         """Run a verifier chain (no model) on a folder inside the granted roots, or on given files
         (name → content). Returns every stage with its diagnostics (file, line, column, rule)."""
         import anyio

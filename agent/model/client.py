@@ -24,6 +24,7 @@ import httpx
 import openai
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, stop_before_delay
 
+from tfagent.agent.core.defaults import READY_TIMEOUT
 from tfagent.agent.core.secrets import redact_obj
 from tfagent.agent.core.types import Completion, Endpoint
 from tfagent.agent.model.context import overflow_from_error, server_context_size
@@ -97,7 +98,7 @@ class ModelClient:
         self.close()
 
     # ---- readiness ---------------------------------------------------------------------------
-    def wait_ready(self, timeout: float = 10.0) -> None:
+    def wait_ready(self, timeout: float = READY_TIMEOUT) -> None:
         """Return once the server can answer; a loading llama.cpp (503 on /health) is waited for.
 
         Raises ``ServerUnreachable`` naming the URL after about ``timeout`` seconds, or ``ModelError``

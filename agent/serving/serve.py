@@ -27,6 +27,8 @@ import click
 import httpx
 
 from tfagent.agent.core import config
+from tfagent.agent.core.defaults import SERVE_CACHE_TYPE, SERVE_CTX, SERVE_HOST, SERVE_PORT, SERVE_READY_TIMEOUT, SERVE_SPEC
+from tfagent.agent.core.defaults import reply_cap
 from tfagent.agent.core.exits import EXIT_USAGE
 from tfagent.agent.serving.gguf_info import KV_TYPES, GGUFInfoError, estimate_memory, format_bytes, parse_size, read_gguf_info
 from tfagent.agent.serving.backends.base import discover as discover_backends
@@ -44,17 +46,17 @@ class ServeError(click.ClickException):
 
 @dataclass
 class ServeOptions:
-    host: str = "127.0.0.1"
-    port: int = 8080
-    ctx: int = 4096  # per parallel slot
+    host: str = SERVE_HOST
+    port: int = SERVE_PORT
+    ctx: int = SERVE_CTX  # per parallel slot
     threads: int | None = None
     parallel: int = 1
     gpu_layers: int | None = None
-    cache_type_k: str = "f16"
-    cache_type_v: str = "f16"
+    cache_type_k: str = SERVE_CACHE_TYPE
+    cache_type_v: str = SERVE_CACHE_TYPE
     tensor_split: str | None = None
     jinja: bool = False
-    spec: str = "ngram"  # n-gram speculation (llama-server only; lossless, no draft model)
+    spec: str = SERVE_SPEC  # n-gram speculation (llama-server only; lossless, no draft model)
     backend: str = "auto"
     cpu: CpuShare | None = None  # this server's share of a CPU-only machine (pinned cores)
     extra_notes: list[str] = field(default_factory=list)
@@ -157,11 +159,8 @@ def launch(model: Path, name: str, alias: str, opts: ServeOptions, *, ready_time
     write_record(record)
     try:
         wait_until_ready(proc, base_url, ready_timeout, log_path)
-        # A reply may use at most a quarter of the context, so a retry (prompt + that reply + the
-        # feedback) still fits: an unbounded reply to a looping small model fills the window, and
-        # the next attempt could not even be sent.
         config.register_endpoint(name, {"base_url": base_url, "model": alias, "bpw": round(info.bpw, 3),
-                                        "max_tokens": max(256, opts.ctx // 4)})
+                                        "max_tokens": reply_cap(opts.ctx)})
     except BaseException:
         stop_group(proc.pid, proc.pid)
         forget(name)
@@ -294,22 +293,22 @@ def _print_estimate(model: Path, opts: ServeOptions, budget: str | None, echo=cl
 
 @click.command("serve")
 @click.argument("model", required=False, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--port", default=8080, show_default=True, help="Port (a ladder uses consecutive ports from here).")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--ctx", default=4096, show_default=True, help="Context tokens per request (per parallel slot).")
+@click.option("--port", default=SERVE_PORT, show_default=True, help="Port (a ladder uses consecutive ports from here).")
+@click.option("--host", default=SERVE_HOST, show_default=True)
+@click.option("--ctx", default=SERVE_CTX, show_default=True, help="Context tokens per request (per parallel slot).")
 @click.option("--threads", type=int, default=None, help="CPU threads (backend default when omitted).")
 @click.option("--alias", default=None, help="Model name the server announces (default: file stem).")
 @click.option("--name", default=None, help="Endpoint name to register (default: the alias).")
 @click.option("--parallel", default=1, show_default=True,
               help="Parallel request slots with continuous batching, each with its own --ctx (llama-server).")
-@click.option("--spec", type=click.Choice(SPEC_CHOICES), default="ngram", show_default=True,
+@click.option("--spec", type=click.Choice(SPEC_CHOICES), default=SERVE_SPEC, show_default=True,
               help="Speculative decoding from n-grams of the prompt (lossless, no draft model; llama-server).")
 @click.option("--backend", default="auto", show_default=True,
               help="Server backend (entry points tfagent.serving_backends; auto: llama-server when built or on "
                    "PATH, else llama-cpp-python).")
 @click.option("--gpu-layers", type=int, default=None, help="Layers to offload to the GPU.")
-@click.option("--cache-type-k", type=click.Choice(KV_TYPES), default="f16", show_default=True)
-@click.option("--cache-type-v", type=click.Choice(KV_TYPES), default="f16", show_default=True)
+@click.option("--cache-type-k", type=click.Choice(KV_TYPES), default=SERVE_CACHE_TYPE, show_default=True)
+@click.option("--cache-type-v", type=click.Choice(KV_TYPES), default=SERVE_CACHE_TYPE, show_default=True)
 @click.option("--tensor-split", default=None, help="GPU split proportions, e.g. 3,1.")
 @click.option("--jinja", is_flag=True, help="Use the GGUF's Jinja chat template (llama-server).")
 @click.option("--detach", is_flag=True, help="Return once ready; stop later with --stop NAME.")
@@ -319,7 +318,7 @@ def _print_estimate(model: Path, opts: ServeOptions, budget: str | None, echo=cl
 @click.option("--dry-run", is_flag=True, help="Print the memory estimate and exit (1 when over --memory).")
 @click.option("--json", "as_json", is_flag=True, help="With --dry-run: one JSON document.")
 @click.option("--memory", default=None, help="Memory budget for --dry-run, e.g. 24GiB.")
-@click.option("--ready-timeout", default=300.0, show_default=True, help="Seconds to wait for the server.")
+@click.option("--ready-timeout", default=SERVE_READY_TIMEOUT, show_default=True, help="Seconds to wait for the server.")
 def serve_command(model, port, host, ctx, threads, alias, name, parallel, spec, backend, gpu_layers, cache_type_k,
                   cache_type_v, tensor_split, jinja, detach, stop_name, ladder, dry_run, as_json, memory, ready_timeout):
     """Serve MODEL.gguf (or a --ladder of them) on 127.0.0.1 and register it as an endpoint."""

@@ -24,6 +24,7 @@ from typing import Callable
 import click
 import yaml
 
+from tfagent.agent.core.defaults import VERIFY_TIMEOUT
 from tfagent.evals.suite import Task, load_suite
 from tfagent.evals.suite_fields import JudgeSpec, RegoIntent
 from tfagent.verifiers.base import VerifyOptions
@@ -117,7 +118,7 @@ def import_iac_eval(csv_path: str | Path, out_dir: str | Path, *, check_referenc
     if check_references and mirror is None:
         raise IacEvalImportError("--check-references needs --provider-mirror (a folder holding registry.terraform.io)")
     _check_out_dir(out, force)
-    options = VerifyOptions(provider_mirror=Path(mirror) if mirror else None, offline_aws=True, timeout=300.0)
+    options = VerifyOptions(provider_mirror=Path(mirror) if mirror else None, offline_aws=True, timeout=VERIFY_TIMEOUT)
     report = ImportReport(out_dir=out, total=len(rows), checked=check_references)
     kept_rows: list[tuple[str, dict[str, str]]] = []
     for number, row in enumerate(rows, start=1):

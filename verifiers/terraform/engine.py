@@ -32,6 +32,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tfagent.agent.core.defaults import VERIFY_TIMEOUT
 from tfagent.verifiers.base import Verifier, VerifyOptions
 from tfagent.verifiers.terraform.hcl import ParsedConfig, Requirements, parse_folder, requirement_set, requirements_tf
 from tfagent.verifiers.terraform.cache import (adopt_providers, entry_problem, file_lock, is_transient, publish_init_dir,
@@ -171,7 +172,7 @@ class TerraformEngine:
         return env
 
     # ---- running --------------------------------------------------------------------------
-    def run(self, workdir: Path, args: list[str], timeout: float = 300.0,
+    def run(self, workdir: Path, args: list[str], timeout: float = VERIFY_TIMEOUT,
             env: dict[str, str] | None = None) -> CommandResult:
         """Run one Terraform command in ``workdir``. Never call it with ``apply``."""
         if args and args[0] in ("apply", "destroy", "import"):
@@ -204,7 +205,7 @@ class TerraformEngine:
         return CommandResult(rc, out, err, time.perf_counter() - start)
 
     # ---- init cache -----------------------------------------------------------------------
-    def init_for(self, workdir: Path, timeout: float = 300.0) -> InitResult:
+    def init_for(self, workdir: Path, timeout: float = VERIFY_TIMEOUT) -> InitResult:
         """Providers for ``workdir``'s configuration, initialised once per requirement set."""
         config = parse_folder(Path(workdir))
         if not config.ok:

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tfagent.agent.core.defaults import VERIFY_TIMEOUT
+
 from .cache import LOCK_FILE, write_atomically
 
 FORMAT = 1  # bump when the compact layout changes: old cache files are then rebuilt
@@ -328,7 +330,7 @@ SCHEMA_ARTIFACT = "schema_index"  # Verdict.artifacts key: path of the index the
 WANT_OPTION = "schema_index"  # VerifyOptions.extra flag: build the index (``--feedback schema``)
 
 
-def index_for_failed_init(engine, init, known: frozenset[str], timeout: float = 300.0) -> Path | None:
+def index_for_failed_init(engine, init, known: frozenset[str], timeout: float = VERIFY_TIMEOUT) -> Path | None:
     """When init failed on a hallucinated provider (``resource "s3_bucket"`` -> ``hashicorp/s3``), the
     index of the providers that do exist (those the config names that are real, else the mirror's):
     the feedback then lists the closest real types."""
@@ -340,7 +342,7 @@ def index_for_failed_init(engine, init, known: frozenset[str], timeout: float = 
 
 
 def index_for_providers(engine, names: list[str], sources: dict[str, str | None] | None = None,
-                        timeout: float = 300.0) -> Path | None:
+                        timeout: float = VERIFY_TIMEOUT) -> Path | None:
     """The index of providers ``names`` (default: every provider in the engine's mirror)."""
     import tempfile
 
