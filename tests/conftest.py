@@ -1,15 +1,16 @@
-"""Shared fixtures: a real offline provider mirror, isolated user dirs, the scripted model server."""
+"""Shared fixtures: a real offline provider mirror, isolated user dirs, the scripted model server, the
+forge fake; and helpers the tests import (`from conftest import ...`)."""
 
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
 
 import pytest
 
 # Captured before any test moves XDG_CACHE_HOME (see isolated_user_dirs).
 _REAL_LLAMA_CPP_DIR = str(Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tfagent" / "llama.cpp")
-
 
 
 @pytest.fixture(scope="session")
@@ -51,6 +52,38 @@ def scripted_server():
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def forge_server():
+    """The GitHub + GitLab API fake of tests/forge_fake.py on 127.0.0.1, stopped after the test."""
+    from forge_fake import ForgeServer
+
+    server = ForgeServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def work(tmp_path) -> Path:
+    """The folder a sandboxed program runs in, holding one file of the model's (the sandbox tests)."""
+    folder = tmp_path / "work"
+    folder.mkdir()
+    (folder / "data.txt").write_text("model file\n")
+    return folder
+
+
+def stored_attempts(db: Path) -> int:
+    """Attempts an eval store (a live run's SQLite file) holds so far; 0 before it exists."""
+    if not db.exists():
+        return 0
+    with sqlite3.connect(db, timeout=10) as conn:
+        try:
+            return conn.execute("SELECT COUNT(*) FROM attempts").fetchone()[0]
+        except sqlite3.OperationalError:  # the schema is not created yet
+            return 0
 
 
 def install_plugin_package(tmp_path_factory, name: str, version: str, modules: dict[str, str],

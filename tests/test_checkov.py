@@ -15,20 +15,12 @@ from pathlib import Path
 
 import pytest
 
+from hcl_samples import STORAGE_ACCOUNT
 from tfagent.verifiers.base import VerifyContext, VerifyOptions
 from tfagent.verifiers.scanners.checkov import Checkov, staged_copy
 from tfagent.verifiers.scanners.trivy import Trivy
 
-PUBLIC_STORAGE = """\
-resource "azurerm_storage_account" "sa" {
-  name                     = "tfagentdemo"
-  resource_group_name      = "rg"
-  location                 = "westeurope"
-  account_tier             = "Standard"
-  account_replication_type = "LRS"
-  min_tls_version          = "TLS1_2"
-%s}
-"""
+PUBLIC_STORAGE = STORAGE_ACCOUNT % ('  min_tls_version          = "TLS1_2"\n' + "%s")
 
 PUBLIC_BUCKET = """\
 resource "aws_s3_bucket" "b" {

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from tfagent.agent.model.testing import ScriptedReply, ScriptedServer
 from tfagent.evals.runner import EvalRunner
 from tfagent.evals.store import Store
 
+from conftest import stored_attempts
 from test_eval_runner import make_plan, responder, write_config, write_suite
 
 SLOW_REPLY_SECONDS = 0.1  # keeps a run long enough (~2 s of replies) to be killed in the middle
@@ -34,16 +34,6 @@ def slow_responder(body: dict) -> ScriptedReply:
 def eval_command(suite: Path, db: Path) -> list[str]:
     return [sys.executable, "-m", "tfagent.agent.cli", "eval", str(suite), "--endpoints", "iq2,q4", "--reference", "q4",
             "--samples", "2", "--concurrency", "2", "--db", str(db)]
-
-
-def stored_attempts(db: Path) -> int:
-    if not db.exists():
-        return 0
-    with sqlite3.connect(db, timeout=10) as conn:
-        try:
-            return conn.execute("SELECT COUNT(*) FROM attempts").fetchone()[0]
-        except sqlite3.OperationalError:  # the schema is not created yet
-            return 0
 
 
 def kill_when(command: list[str], db: Path, at_least: int, log: Path) -> None:

@@ -11,7 +11,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from test_forge import GH_TOKEN, GL_TOKEN, ForgeServer
+from forge_fake import GH_TOKEN, GL_TOKEN
 from tfagent.agent.publish.forge import ForgeError
 from tfagent.agent.cli.git_options import git_options
 from tfagent.agent.publish.git import branch_name, publish
@@ -27,15 +27,6 @@ MAIN_TF = 'resource "aws_s3_bucket" "b" {\n  bucket = "demo"\n}\n'
 def git(cwd: Path, *args: str) -> str:
     done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True)
     return done.stdout.strip()
-
-
-@pytest.fixture
-def forge_server():
-    server = ForgeServer().start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

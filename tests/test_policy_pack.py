@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from hcl_samples import PUBLIC_ACCESS_BLOCK, STORAGE_ACCOUNT
 from tfagent.verifiers.base import VerifyContext, VerifyOptions
 from tfagent.verifiers.policy.intent import all_rules, select_rules
 from tfagent.verifiers.terraform.plan import TerraformPlan
@@ -45,26 +46,13 @@ resource "aws_s3_bucket" "b" {
     }
   }
 }
-resource "aws_s3_bucket_public_access_block" "b" {
-  bucket                  = aws_s3_bucket.b.id
-  block_public_acls       = true
-  block_public_policy     = true
-  ignore_public_acls      = true
-  restrict_public_buckets = true
-}
-"""
+""" + PUBLIC_ACCESS_BLOCK
 
 PRIVATE_BUCKET_4X = """\
 resource "aws_s3_bucket" "b" {
   bucket = "tfagent-private-demo"
 }
-resource "aws_s3_bucket_public_access_block" "b" {
-  bucket                  = aws_s3_bucket.b.id
-  block_public_acls       = true
-  block_public_policy     = true
-  ignore_public_acls      = true
-  restrict_public_buckets = true
-}
+""" + PUBLIC_ACCESS_BLOCK + """\
 resource "aws_s3_bucket_versioning" "b" {
   bucket = "tfagent-private-demo"
   versioning_configuration {
@@ -79,16 +67,6 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "b" {
     }
   }
 }
-"""
-
-STORAGE_ACCOUNT = """\
-resource "azurerm_storage_account" "sa" {
-  name                     = "tfagentdemo"
-  resource_group_name      = "rg"
-  location                 = "westeurope"
-  account_tier             = "Standard"
-  account_replication_type = "LRS"
-%s}
 """
 
 NSG = """\

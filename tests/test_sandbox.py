@@ -30,14 +30,6 @@ ISOLATED = isolation_level() in ("bwrap", "landlock")
 needs_bwrap = pytest.mark.skipif(isolation_level() != "bwrap", reason="bubblewrap (bwrap) is not usable here")
 
 
-@pytest.fixture
-def work(tmp_path) -> Path:
-    folder = tmp_path / "work"
-    folder.mkdir()
-    (folder / "data.txt").write_text("model file\n")
-    return folder
-
-
 def still_fine(work: Path) -> None:
     """After a contained disaster, the sandbox (and this process) still work normally."""
     after = run_sandboxed([PY, "-c", "print(open('data.txt').read().strip())"], work, timeout=20)

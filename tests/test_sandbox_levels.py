@@ -34,14 +34,6 @@ pytestmark = pytest.mark.skipif(not LEVELS, reason="neither bubblewrap nor Landl
 
 
 @pytest.fixture
-def work(tmp_path) -> Path:
-    folder = tmp_path / "work"
-    folder.mkdir()
-    (folder / "data.txt").write_text("model file\n")
-    return folder
-
-
-@pytest.fixture
 def path_without_bwrap(tmp_path, monkeypatch) -> str:
     """PATH as on a machine without bubblewrap: every command of PATH but bwrap, through symlinks."""
     shadow = tmp_path / "bin-without-bwrap"

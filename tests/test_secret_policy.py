@@ -1,6 +1,6 @@
 """One secret policy, every path: a secret in each kind of variable, quoted by the prompt, echoed and
 hard-coded by the model, must reach no model request, no stored run, no log line, no --json output,
-no commit and no PR body (real CLI, scripted server, real git remote, the forge fake of test_forge)."""
+no commit and no PR body (real CLI, scripted server, real git remote, the forge fake of tests/forge_fake.py)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from test_forge import GH_TOKEN
-from test_git import GITHUB_URL, forge_server, git, remote_branches, repos  # noqa: F401  (fixtures)
+from forge_fake import GH_TOKEN
+from test_git import GITHUB_URL, git, remote_branches, repos  # noqa: F401  (fixtures)
 from tfagent.agent.core import secrets
 from tfagent.agent.core.secrets import REDACTED, hardcoded_in, install_log_redaction, is_secret_name, redact_obj
 from tfagent.verifiers.code.sandbox import run_sandboxed

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import stored_attempts
 from tfagent.agent.serving.localmodel import fetch
 from tfagent.agent.serving.records import read_record, record_alive, servers_dir
 from tfagent.evals.ladder_quant import make_rung
@@ -44,16 +45,6 @@ def ladder_command(model: Path, out: Path, quants: Path, mirror: Path) -> list[s
             "--suite", "terraform-aws", "--tasks", TASKS, "--max-attempts", "2", "--parallel", "1", "--ctx", "2048",
             "--max-tokens", "160", "--provider-mirror", str(mirror), "--out", str(out), "--quant-dir", str(quants),
             "--ready-timeout", "120"]
-
-
-def stored_attempts(db: Path) -> int:
-    if not db.exists():
-        return 0
-    with sqlite3.connect(db, timeout=10) as conn:
-        try:
-            return conn.execute("SELECT COUNT(*) FROM attempts").fetchone()[0]
-        except sqlite3.OperationalError:
-            return 0
 
 
 def test_a_killed_partial_quant_is_redone(smollm2, tmp_path):
