@@ -23,15 +23,14 @@ from dataclasses import replace
 from typing import Any, Callable
 
 from tfagent.evals.executors.base import AttemptSink, CellJob, CellResult, ErrorSink, ResultSink
+from tfagent.evals.executors.ray_connect import RayUnavailable, connect
+
+__all__ = ["RayExecutor", "RayUnavailable"]
 
 # Each cell runs Terraform (one process at a time): one CPU per task keeps a node from oversubscribing.
 CPUS_PER_CELL = 1
 # Re-runs of a cell whose worker process or node died (Ray's system failures, not the cell's own errors).
 MAX_RETRIES = 3
-
-
-class RayUnavailable(RuntimeError):
-    """The ``ray`` package is not installed or the cluster cannot be reached (exit 2)."""
 
 
 def _import_ray():
@@ -82,12 +81,9 @@ class RayExecutor:
         ray = _import_ray()
         owns_connection = not ray.is_initialized()
         if owns_connection:
-            try:
-                # address None: RAY_ADDRESS, else a running local cluster, else a new local instance.
-                ray.init(address=self.address, log_to_driver=False, include_dashboard=False,
-                         configure_logging=False)
-            except (ConnectionError, RuntimeError, ValueError) as exc:
-                raise RayUnavailable(f"--address {self.address or '(auto)'}: cannot connect to Ray: {exc}") from None
+            # address None: RAY_ADDRESS, else a running local cluster, else a new local instance
+            # (on 127.0.0.1 only, no dashboard). Refusals name the address and what to set (ray_connect).
+            connect(ray, self.address)
         try:
             self._run(ray, jobs, compute, on_attempt, on_result, on_error)
         finally:
