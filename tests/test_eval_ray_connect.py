@@ -21,11 +21,9 @@ import pytest
 
 from tfagent.agent.model.testing import ScriptedServer
 
+# First: it skips without ray, and sets the auth environment before anything imports ray.
+from test_eval_ray import AUTH_ENV, descendants, free_port, kill_group, start_node
 from test_eval_runner import responder, write_config, write_suite
-
-pytest.importorskip("ray", reason="ray is not installed (CI installs it: pip install -e '.[ray]')")
-
-from test_eval_ray import AUTH_ENV, descendants, free_port, kill_group, start_node  # noqa: E402
 
 LOOPBACK = ("127.0.0.1", "[::ffff:127.0.0.1]", "[::1]")
 
