@@ -116,8 +116,20 @@ def test_action_yaml_parses_and_passes_only_real_cli_flags():
 
 
 def test_example_workflow_uses_the_action():
-    workflow = yaml.safe_load((ROOT / "examples" / "github-action-verify.yml").read_text())
+    text = (ROOT / "examples" / "github-action-verify.yml").read_text()
+    workflow = yaml.safe_load(text)
     action_inputs = set(yaml.safe_load((ROOT / "action.yml").read_text())["inputs"])
     steps = [s for job in workflow["jobs"].values() for s in job["steps"] if "tfagent" in s.get("uses", "")]
     assert steps and all(set(s.get("with", {})) <= action_inputs for s in steps)
     assert workflow["permissions"]["security-events"] == "write"
+    # One placeholder, the same in every job, and the comment at the top says what to put there.
+    (uses,) = {s["uses"] for s in steps}
+    assert re.fullmatch(r"[\w-]+/tfagent@v\d+\.\d+\.\d+", uses) and f"`{uses}`" in text.split("\nname:")[0]
+    # Every event a job waits for is a trigger of the workflow (PyYAML reads the key `on` as True),
+    # and every `inputs.X` the jobs read is an input of workflow_dispatch.
+    triggers = workflow[True]
+    for job in workflow["jobs"].values():
+        for event in re.findall(r"github\.event_name == '([a-z_]+)'", job.get("if", "")):
+            assert event in triggers, event
+    dispatch_inputs = set((triggers.get("workflow_dispatch") or {}).get("inputs", {}))
+    assert set(re.findall(r"\binputs\.([a-z_-]+)", yaml.safe_dump(workflow["jobs"]))) <= dispatch_inputs
