@@ -8,6 +8,7 @@ OpenAI-compatible server (a real HTTP server on 127.0.0.1), or a port nobody lis
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import sys
 from pathlib import Path
@@ -80,6 +81,26 @@ def test_hostile_paths_are_refused(workspace, tmp_path):
                                                  "model": "m", "out": "../escaped"})
     assert out.is_error and "outside the granted roots" in text(out)
     assert not (tmp_path / "escaped").exists()
+
+
+def test_hostile_file_names_from_the_client_or_the_model_write_nothing_outside(workspace, tmp_path):
+    def everything() -> set[Path]:
+        return set(tmp_path.rglob("*"))
+
+    before = everything()
+    given = call(workspace, "verify", {"files": {"../escape.tf": 'variable "x" {}\n'}, "verify": "hcl"})
+    assert given.is_error and "refusing to write '../escape.tf'" in text(given)
+    with ScriptedServer() as srv:
+        for _ in range(2):  # the model names a file outside the output folder on every attempt
+            srv.enqueue('```hcl title="../../outside.tf"\nresource "aws_s3_bucket" "a" {\n  bucket = "a"\n}\n```\n')
+        result = call(workspace, "generate_terraform", {"prompt": "a bucket", "base_url": srv.base_url, "model": "m",
+                                                        "verify": "hcl", "max_attempts": 2, "out": "generated"})
+    doc = result.structured_content
+    assert not result.is_error and doc["verdict"] == "not verified" and doc["written"] == [] and doc["files"] == {}
+    assert [d["category"] for a in doc["attempts"] for d in a["reply_diagnostics"]] == ["unsafe_path", "unsafe_path"]
+    # Nothing new anywhere under the test's folder: not beside the roots, not in tfagent's own state
+    # (XDG_STATE_HOME points here: the server records no run), not even the output folder.
+    assert everything() == before, sorted(map(str, everything() - before))
 
 
 def test_generate_terraform_retries_reports_progress_and_writes_inside_the_roots(workspace):
@@ -178,6 +199,10 @@ def test_streamable_http_on_loopback(workspace):
                     return tools, verified, escaped
 
         tools, verified, escaped = anyio.run(main)
+        if shutil.which("ss"):  # the one listening socket of the server: loopback
+            listening = subprocess.run(["ss", "-ltnpH"], capture_output=True, text=True, check=True).stdout
+            mine = [line.split()[3] for line in listening.splitlines() if f"pid={proc.pid}," in line]
+            assert mine == [f"127.0.0.1:{port}"], mine
     finally:
         proc.terminate()
         proc.wait(timeout=20)
