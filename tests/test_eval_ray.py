@@ -76,6 +76,17 @@ def kill_group(proc: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
         pass
 
 
+def stop_nodes(procs: list[subprocess.Popen]) -> None:
+    for proc in procs:
+        kill_group(proc, signal.SIGTERM)  # `ray start --block` stops its node's processes on SIGTERM
+    for proc in procs:
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            kill_group(proc)
+            proc.wait(timeout=10)
+
+
 def descendants(root: int) -> dict[int, str]:
     """pid → command line of every process below ``root`` (Ray gives each worker its own group)."""
     parents, titles = {}, {}
@@ -141,14 +152,7 @@ def cluster(monkeypatch):
     finally:
         if ray.is_initialized():
             ray.shutdown()
-        for proc in reversed(nodes):
-            kill_group(proc, signal.SIGTERM)  # `ray start --block` stops its node's processes on SIGTERM
-        for proc in reversed(nodes):
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                kill_group(proc)
-                proc.wait(timeout=10)
+        stop_nodes(list(reversed(nodes)))
         shutil.rmtree(temp, ignore_errors=True)
 
 

@@ -22,7 +22,7 @@ import pytest
 from tfagent.agent.model.testing import ScriptedServer
 
 # First: it skips without ray, and sets the auth environment before anything imports ray.
-from test_eval_ray import AUTH_ENV, descendants, free_port, kill_group, start_node
+from test_eval_ray import AUTH_ENV, descendants, free_port, start_node, stop_nodes
 from test_eval_runner import responder, write_config, write_suite
 
 LOOPBACK = ("127.0.0.1", "[::ffff:127.0.0.1]", "[::1]")
@@ -58,12 +58,7 @@ def token_head(tmp_path):
             time.sleep(0.5)
         yield f"127.0.0.1:{port}"
     finally:
-        kill_group(head, 15)
-        try:
-            head.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            kill_group(head)
-            head.wait(timeout=10)
+        stop_nodes([head])
         shutil.rmtree(temp, ignore_errors=True)
 
 
