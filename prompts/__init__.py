@@ -24,8 +24,14 @@ def load(name: str) -> str:
     return path.read_text(encoding="utf-8")
 
 
-def render(name: str, **values: object) -> str:
+def render(name: str, /, **values: object) -> str:
     try:
         return Template(load(name)).substitute({k: str(v) for k, v in values.items()})
     except KeyError as exc:
         raise TemplateError(f"prompt template {name!r} needs a value for ${exc.args[0]}") from None
+
+
+def render_line(name: str, /, **values: object) -> str:
+    """A short template (a diagnostic's summary or detail, a hint) exactly as written, without the
+    file's final newline: the values keep their own leading and trailing text."""
+    return render(name, **values).removesuffix("\n")

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib.metadata import entry_points
 
+from tfagent.prompts import render_line
 from tfagent.verifiers.base import Verdict, Verifier, VerifyContext, error
 
 GROUP = "tfagent.verifiers"
@@ -88,7 +89,7 @@ class Chain:
                     ok=False,
                     diagnostics=[
                         error(
-                            f"verifier {verifier.name} crashed",
+                            render_line("diag_verifier_crashed", name=verifier.name),
                             f"{type(exc).__name__}: {exc}",
                             source=verifier.name,
                             category="other",

@@ -3,7 +3,7 @@ tests depend on that)."""
 
 from __future__ import annotations
 
-from tfagent.prompts import render
+from tfagent.prompts import render, render_line
 from tfagent.verifiers.base import ERROR, Diagnostic
 
 CHARS_PER_TOKEN = 4  # a conservative estimate; exact counts need the server's tokenizer
@@ -54,8 +54,13 @@ def format_diagnostic(d: Diagnostic, files: dict[str, str]) -> str:
         parts.append("  " + d.detail.strip().replace("\n", "\n  "))
     excerpt = code_excerpt(files, d.file, d.line)
     if excerpt:
-        parts.append("  ```\n" + "\n".join("  " + x for x in excerpt.splitlines()) + "\n  ```")
+        parts.append(fenced(excerpt))
     return "\n".join(parts)
+
+
+def fenced(excerpt: str, indent: str = "  ") -> str:
+    """The code lines of a problem in a fence (prompts/code_excerpt.md), indented under its line."""
+    return "\n".join(indent + x for x in render_line("code_excerpt", lines=excerpt).split("\n"))
 
 
 def build_feedback(

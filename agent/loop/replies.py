@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 
 from tfagent.agent.core.paths import check_path
+from tfagent.prompts import render_line
 from tfagent.verifiers.base import Diagnostic, error
 
 MAX_FILES = 50
@@ -150,24 +151,24 @@ def _checked(candidates: dict[str, str], result: ParsedReply) -> ParsedReply:
         path, why = check_path(raw)
         if why:
             result.diagnostics.append(
-                error(f"rejected file path {raw[:80]!r}: it {why}", source="reply", category="unsafe_path")
+                error(render_line("reply_rejected_path", path=repr(raw[:80]), why=why), source="reply", category="unsafe_path")
             )
             continue
         if "\x00" in body:
             result.diagnostics.append(
-                error(f"rejected file {path}: it contains NUL bytes", source="reply", file=path, category="unsafe_path")
+                error(render_line("reply_rejected_nul", path=path), source="reply", file=path, category="unsafe_path")
             )
             continue
         files[path] = body
     if len(files) > MAX_FILES:
         result.diagnostics.append(
-            error(f"the reply has {len(files)} files; at most {MAX_FILES} are allowed", source="reply", category="unsafe_path")
+            error(render_line("reply_too_many_files", count=len(files), limit=MAX_FILES), source="reply", category="unsafe_path")
         )
     total = sum(len(b.encode("utf-8")) for b in files.values())
     if total > MAX_TOTAL_BYTES:
         result.diagnostics.append(
             error(
-                f"the reply's files total {total} bytes; at most {MAX_TOTAL_BYTES} are allowed",
+                render_line("reply_too_large", total=total, limit=MAX_TOTAL_BYTES),
                 source="reply",
                 category="unsafe_path",
             )

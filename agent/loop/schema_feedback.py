@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import re
 
-from tfagent.prompts import render
+from tfagent.prompts import render, render_line
 from tfagent.verifiers.base import Diagnostic
 from tfagent.verifiers.terraform.schema_index import Block, SchemaIndex, closest
 
-from .feedback import CHARS_PER_TOKEN, dedupe_and_sort, estimate_tokens
+from .feedback import CHARS_PER_TOKEN, dedupe_and_sort, estimate_tokens, fenced
 
 MAX_NAMES = 12  # names listed per hint: enough to find the right one, few enough for a small model
 SAME_REPLY = "same_reply"
@@ -224,8 +224,8 @@ def format_problem(d: Diagnostic, files: dict[str, str], index: SchemaIndex | No
         parts.append("  " + detail.replace("\n", "\n  "))
     excerpt = caret_excerpt(files, d.file, d.line, d.column)
     if excerpt:
-        parts.append("  ```\n" + "\n".join("  " + x for x in excerpt.splitlines()) + "\n  ```")
-    parts += [f"  Fix: {hint}" for hint in schema_hints(d, files, index)]
+        parts.append(fenced(excerpt))
+    parts += ["  " + render_line("fix_hint", hint=hint) for hint in schema_hints(d, files, index)]
     return "\n".join(parts)
 
 

@@ -12,6 +12,7 @@ import json
 import re
 
 from tfagent.verifiers.code import code_lang
+from tfagent.prompts import render_line
 from tfagent.verifiers.base import Diagnostic, Verdict, Verifier, VerifyContext, error
 from tfagent.verifiers.code.sandbox import run_sandboxed, sandbox_diagnostics
 
@@ -66,7 +67,7 @@ def parse_colon_diagnostics(output: str, source: str = NAME) -> list[Diagnostic]
                                     column=int(col) if col else None, source=source, category="compile"))
         elif (link := LINKER_ERROR.search(line)) is not None:
             flush()
-            found.append(error(f"undefined reference to '{link.group('sym')}' (link error)", line,
+            found.append(error(render_line("diag_link_error", symbol=link.group("sym")), line,
                                source=source, category="compile"))
         elif found and line and not line.startswith(("#", "collect2:")) and " In function " not in line:
             detail.append(line)
@@ -162,13 +163,13 @@ class Compile(Verifier):
             return PythonCheck().check(ctx)
         tc = code_lang.toolchain(lang.name)
         if not tc.ok:
-            return Verdict(NAME, False, [error(f"cannot compile {lang.name}: {tc.reason}",
-                                               f"install {lang.tool} to verify {lang.name} code", source=NAME,
+            return Verdict(NAME, False, [error(render_line("diag_cannot_compile", lang=lang.name, reason=tc.reason),
+                                               render_line("diag_cannot_compile_detail", tool=lang.tool, lang=lang.name), source=NAME,
                                                category="other")])
         written = code_lang.scaffold(lang.name, ctx.workdir)
         commands = lang.compile_commands(ctx.workdir, tc)
         if not commands:
-            return Verdict(NAME, False, [error(f"no {lang.name} source files ({', '.join(lang.extensions)}) to compile",
+            return Verdict(NAME, False, [error(render_line("diag_no_sources", lang=lang.name, extensions=", ".join(lang.extensions)),
                                                source=NAME, category="no_code")])
         diagnostics: list[Diagnostic] = []
         for cmd in commands:
@@ -190,6 +191,6 @@ class Compile(Verifier):
         parsed = parse_compiler_output(lang, output)
         if result.rc != 0 and not any(d.severity == "error" for d in parsed):
             tail = "\n".join(output.strip().splitlines()[-30:])
-            parsed.append(error(f"{' '.join(cmd[:2])} failed (exit {result.rc})", tail, source=NAME,
+            parsed.append(error(render_line("diag_command_exit", command=" ".join(cmd[:2]), code=result.rc), tail, source=NAME,
                                 category="compile"))
         return killed + parsed

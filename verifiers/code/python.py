@@ -11,6 +11,7 @@ import ast
 import importlib.util
 from pathlib import Path
 
+from tfagent.prompts import render_line
 from tfagent.verifiers.base import Diagnostic, Verdict, Verifier, VerifyContext, error
 
 NAME = "python"
@@ -59,14 +60,14 @@ def check_file(path: Path, rel: str, lint: bool) -> list[Diagnostic]:
     try:
         source = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        return [error(f"{rel} is not UTF-8 text: {exc}", file=rel, source=NAME, category="syntax")]
+        return [error(render_line("diag_code_not_utf8", file=rel, error=exc), file=rel, source=NAME, category="syntax")]
     try:
         tree = ast.parse(source, rel)
         compile(tree, rel, "exec", dont_inherit=True)  # byte-compiles: catches errors the parser lets through
     except SyntaxError as exc:  # IndentationError and TabError are SyntaxErrors too
         return [syntax_diagnostic(exc, rel)]
     except ValueError as exc:  # e.g. source with NUL bytes
-        return [error(f"{rel} cannot be compiled: {exc}", file=rel, source=NAME, category="syntax")]
+        return [error(render_line("diag_python_not_compilable", file=rel, error=exc), file=rel, source=NAME, category="syntax")]
     return lint_errors(tree, rel) if lint else []
 
 
@@ -83,7 +84,7 @@ class PythonCheck(Verifier):
     def check(self, ctx: VerifyContext) -> Verdict:
         files = python_files(ctx.workdir)
         if not files:
-            return Verdict(NAME, False, [error("no Python files (.py) to check", source=NAME, category="no_code")])
+            return Verdict(NAME, False, [error(render_line("diag_python_no_files"), source=NAME, category="no_code")])
         lint = _pyflakes_available()
         diagnostics: list[Diagnostic] = []
         for path in files:

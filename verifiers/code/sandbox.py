@@ -37,6 +37,7 @@ from typing import Sequence
 
 from tfagent.agent.core import secrets
 from tfagent.agent.core.secrets import is_secret_name  # noqa: F401  (re-exported: the sandbox's policy)
+from tfagent.prompts import render_line
 from tfagent.verifiers.base import Diagnostic, error, warning
 from tfagent.verifiers.code import landlock
 from tfagent.verifiers.code.isolation import (  # noqa: F401  (re-exported: the sandbox's public names)
@@ -386,12 +387,12 @@ def sandbox_diagnostics(result: SandboxResult, source: str, what: str) -> list[D
     found: list[Diagnostic] = []
     tail = (result.stderr or result.stdout)[-2000:]
     if result.timed_out:
-        found.append(error(f"{what} was killed: {result.killed_reason}",
-                           "It ran too long (an infinite loop, a fork bomb, or waiting for input/network).\n" + tail,
+        found.append(error(render_line("diag_sandbox_killed", what=what, reason=result.killed_reason),
+                           render_line("diag_sandbox_killed_detail") + "\n" + tail,
                            source=source, category="sandbox"))
     elif result.killed_reason:
-        found.append(error(f"{what} was stopped: {result.killed_reason}", tail, source=source, category="sandbox"))
+        found.append(error(render_line("diag_sandbox_stopped", what=what, reason=result.killed_reason), tail, source=source, category="sandbox"))
     if result.truncated:
-        found.append(warning(f"{what} printed more output than the sandbox keeps; the rest was cut",
+        found.append(warning(render_line("diag_sandbox_truncated", what=what),
                              source=source, category="sandbox"))
     return found

@@ -21,6 +21,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from tfagent.verifiers.code import code_lang
+from tfagent.prompts import render_line
 from tfagent.verifiers.base import Diagnostic, Verdict, Verifier, VerifyContext, error, warning
 from tfagent.verifiers.code.code_lang import user_test_files
 from tfagent.verifiers.code.compile import parse_colon_diagnostics, relative_path
@@ -41,8 +42,7 @@ def stage(workdir: Path, tests: Path | None, dest: Path) -> list[Diagnostic]:
     found: list[Diagnostic] = []
     for rel, src in (user_test_files(tests) if tests else {}).items():
         if _clear_way(dest, rel):
-            found.append(error(f"you may not modify the user's tests: {rel}",
-                               "The user's version of this file was used; write the solution in other files.",
+            found.append(error(render_line("diag_tests_protected", file=rel), render_line("diag_tests_protected_detail"),
                                file=rel, source=NAME, category="test"))
         (dest / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src, dest / rel)
@@ -73,7 +73,7 @@ def isolate_pytest(dest: Path, user_files: set[str]) -> list[Diagnostic]:
         rel = conftest.relative_to(dest).as_posix()
         if rel not in user_files:
             conftest.unlink()
-            found.append(warning(f"{rel} was not used: the user's tests run without conftest.py files from the reply",
+            found.append(warning(render_line("diag_conftest_ignored", file=rel),
                                  file=rel, source=NAME, category="test"))
     (dest / PYTEST_INI).write_text("[pytest]\n")
     return found
@@ -108,7 +108,7 @@ def parse_junit(xml_text: str | bytes, source: str = NAME) -> list[Diagnostic]:
         message = message if isinstance(message, str) else message[0]
         kind = "failed" if problem.tag == "failure" else "errored"
         first_line = (message.strip().splitlines() or ["failed"])[0][:300]
-        found.append(error(f"test {test_id} {kind}: {first_line}", text.strip()[-3000:], file=file,
+        found.append(error(render_line("diag_test_outcome", test=test_id, outcome=kind, message=first_line), text.strip()[-3000:], file=file,
                            line=line, source=source, rule=test_id, category="test"))
     return found
 
@@ -125,7 +125,7 @@ TAP_ERROR = re.compile(r"error: \|-?\n(?P<msg>(?:\s{4,}.*\n)+)|error: '(?P<short
 
 def _failure(name: str, message: str, detail: str, file=None, line=None, column=None) -> Diagnostic:
     first = (message.strip().splitlines() or ["failed"])[0][:300]
-    return error(f"test {name} failed: {first}", detail.strip()[-3000:], file=relative_path(file) if file else None,
+    return error(render_line("diag_test_outcome", test=name, outcome="failed", message=first), detail.strip()[-3000:], file=relative_path(file) if file else None,
                  line=int(line) if line else None, column=int(column) if column else None, source=NAME, rule=name,
                  category="test")
 
@@ -178,11 +178,11 @@ class RunTests(Verifier):
             return Verdict(NAME, False, [error(str(exc), source=NAME, category="other")])
         tc = code_lang.toolchain(lang.name)
         if not tc.ok and not ctx.options.test_cmd:
-            return Verdict(NAME, False, [error(f"cannot run {lang.name} tests: {tc.reason}", source=NAME,
+            return Verdict(NAME, False, [error(render_line("diag_cannot_run_tests", lang=lang.name, reason=tc.reason), source=NAME,
                                                category="other")])
         cmd, junit = _command(ctx, lang, tc)
         if cmd is None:
-            return Verdict(NAME, False, [error(f"no test command for {lang.name}: pass --test-cmd",
+            return Verdict(NAME, False, [error(render_line("diag_no_test_command", lang=lang.name),
                                                source=NAME, category="other")])
         with tempfile.TemporaryDirectory(prefix="tfagent-tests-") as tmp:
             staged = Path(tmp) / "work"
@@ -211,23 +211,24 @@ class RunTests(Verifier):
         if result.timed_out:
             return found
         if junit and JUNIT_FILE not in result.collected:
-            found.append(error("the test run wrote no JUnit report (did pytest start?)", _tail(result), source=NAME,
+            found.append(error(render_line("diag_no_junit"), _tail(result), source=NAME,
                                category="test"))
         elif junit:
             try:
                 found += parse_junit(result.collected[JUNIT_FILE])
             except ET.ParseError as exc:
-                found.append(error(f"the JUnit report of the tests is not valid XML: {exc}", source=NAME,
+                found.append(error(render_line("diag_junit_invalid", error=exc), source=NAME,
                                    category="other"))
             if result.rc == PYTEST_NO_TESTS:
-                found.append(error("no tests were collected", _tail(result), source=NAME, category="test"))
+                found.append(error(render_line("diag_no_tests_collected"), _tail(result), source=NAME, category="test"))
         elif result.rc != 0:
             output = result.stdout + "\n" + result.stderr
             found += parse_runner_output(lang, output) or (
                 # the tests did not build: compiler errors in file:line:col form
                 [d for d in parse_colon_diagnostics(output, NAME) if d.severity == "error"] if lang in ("go", "c", "cpp") else [])
         if result.rc != 0 and not any(d.category in ("test", "compile") for d in found):
-            found.append(error(f"tests failed: {shlex.join([Path(cmd[0]).name, *cmd[1:4]])} exited {result.rc}", _tail(result),
+            found.append(error(render_line("diag_tests_exited", command=shlex.join([Path(cmd[0]).name, *cmd[1:4]]), code=result.rc),
+                               _tail(result),
                                source=NAME, category="test"))
         return found
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tfagent.prompts import render_line
 from tfagent.verifiers.base import Diagnostic, Verdict, Verifier, VerifyContext, error, warning
 from tfagent.verifiers.policy.hcl_plan_shape import HclParseError, parse_workdir, plan_shape, resource_types
 from tfagent.verifiers.terraform.hcl import parsed_config
@@ -128,7 +129,7 @@ class RegoPolicy(Verifier):
         try:
             input_obj = load_input(ctx.workdir, plan_json, None if plan_json else parsed_config(ctx))
         except HclParseError as exc:
-            diag = error(f"cannot read the configuration: {exc.message}", file=exc.file, line=exc.line,
+            diag = error(render_line("diag_rego_unreadable", message=exc.message), file=exc.file, line=exc.line,
                          column=exc.column, source=SOURCE, category="syntax")
             return Verdict(self.name, ok=False, diagnostics=[diag], note="not evaluated: the HCL does not parse")
         locator = ResourceLocator(Path(ctx.workdir))
@@ -158,7 +159,7 @@ class RegoPolicy(Verifier):
         for rule in rules:
             for message in deny_messages(document_at(data, rule.package).get("deny")):
                 file, line = locator.locate(message)
-                diagnostics.append(error(message, f"built-in rule {rule.name} ({rule.title})", file=file, line=line,
+                diagnostics.append(error(message, render_line("diag_rego_builtin_rule", name=rule.name, title=rule.title), file=file, line=line,
                                          source=SOURCE, rule=rule.name, category="intent"))
         return diagnostics
 
@@ -170,14 +171,14 @@ class RegoPolicy(Verifier):
         modules, missing = prepare_modules(policies.texts)
         names = ", ".join(p.name for p in policies.files)
         if missing:
-            diag = warning(f"policy not evaluated: Rego builtin {missing}() is not supported by regopy",
-                           f"policies: {names}; their verdict is unknown, not a failure of the configuration",
+            diag = warning(render_line("diag_rego_unsupported_builtin", builtin=missing),
+                           render_line("diag_rego_unsupported_builtin_detail", names=names),
                            source=SOURCE, rule=missing, category="other")
             return [diag], f"policies skipped (unsupported builtin {missing}): {names}"
         try:
             data = run_queries(modules, input_obj, ["data"])["data"]  # one query: see _run_pack
         except RegoEvalError as exc:
-            return [error(f"policy could not be evaluated: {exc}", f"policies: {names}", source=SOURCE,
+            return [error(render_line("diag_rego_eval_failed", error=exc), render_line("diag_rego_policies", names=names), source=SOURCE,
                           category="other")], f"policies failed to evaluate: {names}"
         diagnostics = []
         for package, files in policies.packages.items():
@@ -201,17 +202,18 @@ def document_at(data: Any, package: str) -> dict[str, Any]:
 def _package_diagnostics(package: str, files: list[Path], document: Any, policies: UserPolicies) -> list[Diagnostic]:
     where = ", ".join(p.name for p in files)
     if not document:
-        return [error(f"no rule of policy {package} ({where}) holds: every rule is undefined for this configuration",
+        return [error(render_line("diag_rego_all_undefined", package=package, where=where),
                       source=SOURCE, rule=package, category="intent")]
     ok, failed, messages = judge_document(document)
     if messages:
-        return [error(m, f"policy {package} ({where})", source=SOURCE, rule=package, category="intent") for m in messages]
+        return [error(m, render_line("diag_rego_policy", package=package, where=where), source=SOURCE, rule=package, category="intent") for m in messages]
     texts = dict(policies.texts)
     diagnostics = []
     for rule in failed:
         body = _rule_source(rule.split(".")[0].split("[")[0], [texts[str(f)] for f in files])
-        detail = f"policy {package} ({where}); the rule reads:\n{body}" if body else f"policy {package} ({where})"
-        diagnostics.append(error(f"intent rule {rule} is not satisfied", detail, source=SOURCE, rule=rule, category="intent"))
+        detail = (render_line("diag_rego_rule_reads", package=package, where=where) + "\n" + body if body
+                  else render_line("diag_rego_policy", package=package, where=where))
+        diagnostics.append(error(render_line("diag_rego_rule_unsatisfied", rule=rule), detail, source=SOURCE, rule=rule, category="intent"))
     return diagnostics
 
 

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
+from tfagent.prompts import render_line
 from tfagent.verifiers.base import Diagnostic, Verdict, Verifier, VerifyContext, error
 
 # What the scanners should see of a work folder: configuration, not plans, state or provider caches.
@@ -92,13 +93,13 @@ class Checkov(Verifier):
             try:
                 done = run_tool(cmd, ctx.options.timeout)
             except subprocess.TimeoutExpired:
-                return self._failure(f"checkov timed out after {ctx.options.timeout:.0f} s")
+                return self._failure(render_line("diag_scanner_timeout", tool="checkov", seconds=f"{ctx.options.timeout:.0f}"))
         if done.returncode not in (0, 1):
-            return self._failure(f"checkov exited with {done.returncode}", tail_lines(done.stderr or done.stdout))
+            return self._failure(render_line("diag_scanner_exit", tool="checkov", code=done.returncode), tail_lines(done.stderr or done.stdout))
         try:
             report = json.loads(done.stdout)
         except ValueError:
-            return self._failure("checkov printed no JSON report", tail_lines(done.stderr or done.stdout))
+            return self._failure(render_line("diag_scanner_no_report", tool="checkov"), tail_lines(done.stderr or done.stdout))
         return self.verdict_from_report(report)
 
     def _failure(self, summary: str, detail: str = "") -> Verdict:
@@ -116,7 +117,7 @@ class Checkov(Verifier):
             for failed in part.get("results", {}).get("failed_checks", []) or []:
                 diagnostics.append(self._diagnostic(failed))
         if parsing_errors:
-            diagnostics.append(error(f"checkov could not parse {parsing_errors} file(s)", source=self.name, category="syntax"))
+            diagnostics.append(error(render_line("diag_scanner_parse_errors", tool="checkov", count=parsing_errors), source=self.name, category="syntax"))
         counts = reports[0].get("summary", reports[0]) if reports else {}
         note = f"checkov {counts.get('checkov_version', '?')}: {len(diagnostics)} failed, {counts.get('passed', 0)} passed"
         return Verdict(self.name, ok=not diagnostics, diagnostics=sorted(diagnostics, key=Diagnostic.sort_key), note=note)

@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from tfagent.prompts import render_line
 from tfagent.verifiers.base import Diagnostic, Verdict, Verifier, VerifyContext, error
 from tfagent.verifiers.scanners.checkov import tail_lines, find_tool, run_tool, staged_copy
 
@@ -43,13 +44,13 @@ class Trivy(Verifier):
             try:
                 done = run_tool(self.command(exe, scan_dir, Path(cache), ctx.options.extra), ctx.options.timeout)
             except subprocess.TimeoutExpired:
-                return self._failure(f"trivy timed out after {ctx.options.timeout:.0f} s")
+                return self._failure(render_line("diag_scanner_timeout", tool="trivy", seconds=f"{ctx.options.timeout:.0f}"))
         if done.returncode != 0:
-            return self._failure(f"trivy exited with {done.returncode}", tail_lines(done.stderr or done.stdout))
+            return self._failure(render_line("diag_scanner_exit", tool="trivy", code=done.returncode), tail_lines(done.stderr or done.stdout))
         try:
             report = json.loads(done.stdout)
         except ValueError:
-            return self._failure("trivy printed no JSON report", tail_lines(done.stderr or done.stdout))
+            return self._failure(render_line("diag_scanner_no_report", tool="trivy"), tail_lines(done.stderr or done.stdout))
         return self.verdict_from_report(report)
 
     def _failure(self, summary: str, detail: str = "") -> Verdict:

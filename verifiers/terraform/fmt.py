@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from tfagent.prompts import render_line
 from tfagent.verifiers.base import Diagnostic, Verdict, VerifyContext, error
 from tfagent.verifiers.terraform.engine import TerraformEngine, TerraformVerifier
 from tfagent.verifiers.terraform.validate import category_for
@@ -41,5 +42,5 @@ class TerraformFmt(TerraformVerifier):
             note = f"formatted: {', '.join(changed)}" if changed else "already formatted"
             return Verdict(self.name, ok=True, note=note)
         diagnostics = parse_human_errors(result.stderr, self.name) or [
-            error("terraform fmt failed", result.stderr.strip()[-1500:], source=self.name, category="syntax")]
+            error(render_line("diag_command_failed", command="terraform fmt"), result.stderr.strip()[-1500:], source=self.name, category="syntax")]
         return Verdict(self.name, ok=False, diagnostics=sorted(diagnostics, key=Diagnostic.sort_key))

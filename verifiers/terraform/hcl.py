@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tfagent.prompts import render_line
 from tfagent.verifiers.base import Diagnostic, Verdict, Verifier, VerifyContext, error
 
 # lark terminal names -> what a person would type; unknown names are shown as they are.
@@ -80,7 +81,7 @@ def parse_folder(workdir: Path) -> ParsedConfig:
         try:
             text = path.read_text(encoding="utf-8")
         except UnicodeDecodeError as exc:
-            config.diagnostics.append(error("File is not UTF-8 text", str(exc), file=rel, source="hcl", category="syntax"))
+            config.diagnostics.append(error(render_line("diag_file_not_utf8"), str(exc), file=rel, source="hcl", category="syntax"))
             continue
         config.texts[rel] = text
         try:
@@ -102,15 +103,15 @@ def syntax_diagnostic(exc: Exception, rel: str, text: str) -> Diagnostic:
     line = line if isinstance(line, int) and line > 0 else None
     column = column if isinstance(column, int) and column > 0 else None
     expected = getattr(exc, "expected", None) or getattr(exc, "allowed", None) or set()
-    summary = "Invalid HCL syntax"
+    summary = render_line("diag_hcl_syntax")
     parts = []
     token = getattr(exc, "token", None)
     if token is not None and str(token).strip():
-        parts.append(f"unexpected {str(token).strip()!r}")
+        parts.append(render_line("diag_hcl_unexpected", token=repr(str(token).strip())))
     elif getattr(exc, "char", None):
-        parts.append(f"unexpected character {exc.char!r}")
+        parts.append(render_line("diag_hcl_unexpected_char", char=repr(exc.char)))
     if expected:
-        parts.append("expected " + summarize_expected(set(expected)))
+        parts.append(render_line("diag_hcl_expected", what=summarize_expected(set(expected))))
     if not parts:
         parts.append(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
     detail = "; ".join(parts)
@@ -126,7 +127,7 @@ def summarize_expected(expected: set[str]) -> str:
     names = set(expected)
     words: list[str] = []
     if len(names & _VALUE_TOKENS) >= 4:
-        words.append("a value (string, number, list, map or expression)")
+        words.append(render_line("diag_hcl_any_value"))
         names -= _VALUE_TOKENS
     words.extend(sorted({_TOKEN_TEXT.get(n, n) for n in names}))
     shown = words[:_MAX_LISTED_TOKENS]
@@ -240,7 +241,7 @@ class HclSyntax(Verifier):
         files = tf_files(ctx.workdir)
         if not files:
             return Verdict(self.name, ok=False, diagnostics=[error(
-                "No Terraform files", f"no .tf file in {ctx.workdir}", source=self.name, category="no_code")])
+                render_line("diag_no_terraform_files"), render_line("diag_no_terraform_files_detail", folder=ctx.workdir), source=self.name, category="no_code")])
         config = parsed_config(ctx)
         diagnostics = sorted(config.diagnostics, key=Diagnostic.sort_key)
         return Verdict(self.name, ok=config.ok, diagnostics=diagnostics, note=f"{len(files)} file(s) parsed")

@@ -17,6 +17,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from tfagent.prompts import render_line
 from tfagent.verifiers.base import ERROR, Diagnostic, Verdict, VerifyContext, error, warning
 from tfagent.verifiers.terraform.hcl import ParsedConfig, block_line, iter_blocks
 from tfagent.verifiers.terraform.plan_defer import (DEFER_FILE, DEFER_OPTION, defer_data_sources, original_line, supports_deferral,
@@ -141,7 +142,7 @@ class TerraformPlan(TerraformVerifier):
         shown = engine.run(scratch, ["show", "-json", "-no-color", "tfplan.bin"], timeout=timeout, env=env)
         if shown.rc != 0:
             return Verdict(self.name, ok=False, diagnostics=[error(
-                "terraform show -json failed", tail_text(shown.stderr), source=self.name, category="other")])
+                render_line("diag_command_failed", command="terraform show -json"), tail_text(shown.stderr), source=self.name, category="other")])
         document = json.loads(shown.stdout)
         if deferred:
             document = without_defer_resource(document)
@@ -190,7 +191,7 @@ class TerraformPlan(TerraformVerifier):
             if raw and raw.get("severity") == "error":
                 diagnostics.append(self._one_error(raw, added))
         if not diagnostics:
-            diagnostics.append(error("terraform plan failed", tail_text(result.stderr or result.stdout),
+            diagnostics.append(error(render_line("diag_command_failed", command="terraform plan"), tail_text(result.stderr or result.stdout),
                                      source=self.name, category="plan"))
         return sorted(diagnostics, key=Diagnostic.sort_key)
 
@@ -201,15 +202,14 @@ class TerraformPlan(TerraformVerifier):
         is_data = address.startswith("data.") or context.startswith("data ")
         if is_data and _API_FAILURE.search(text):
             name = address or context
-            return warning(f"{name} needs the AWS API; cannot plan offline",
-                           "This data source is read at plan time, which needs AWS access; it is not a "
-                           "mistake in the configuration.", file=(raw.get("range") or {}).get("filename"),
+            return warning(render_line("diag_offline_data", name=name),
+                           render_line("diag_offline_data_detail"), file=(raw.get("range") or {}).get("filename"),
                            line=((raw.get("range") or {}).get("start") or {}).get("line"),
                            source=self.name, rule="offline_data_source", category="plan")
         diag = from_terraform_json(raw, self.name, category="plan")
         if diag.file in added:  # our own offline settings were rejected: not the model's fault
             return Diagnostic(**{**diag.to_dict(), "category": "other", "file": None, "line": None,
-                                 "summary": f"tfagent's offline provider settings were rejected: {diag.summary}"})
+                                 "summary": render_line("diag_offline_settings_rejected", summary=diag.summary)})
         return diag
 
 
@@ -242,9 +242,7 @@ def _deferred_warning(address: str, config: ParsedConfig) -> Diagnostic:
     _, type_label, name = address.split(".", 2)
     where = next(((rel, block_line(config.texts.get(rel, ""), "data", t, n))
                   for rel, t, n, _ in iter_blocks(config, "data") if (t, n) == (type_label, name)), (None, None))
-    return warning(f"{address} needs the AWS API; read at apply time (offline)",
-                   "Offline, this data source cannot be read at plan time, so the plan treats its values as "
-                   "known after apply. Its arguments were checked; what AWS would return was not.",
+    return warning(render_line("diag_deferred_data", address=address), render_line("diag_deferred_data_detail"),
                    file=where[0], line=where[1], source="plan", rule="offline_data_source", category="plan")
 
 

@@ -10,6 +10,7 @@ import json
 import re
 from typing import Any
 
+from tfagent.prompts import render_line
 from tfagent.verifiers.base import ERROR, WARNING, Diagnostic, Verdict, VerifyContext, error
 from tfagent.verifiers.terraform.hcl import block_line
 from tfagent.verifiers.terraform.schema_index import (SCHEMA_ARTIFACT, WANT_OPTION, SchemaIndexError,
@@ -90,7 +91,7 @@ def init_diagnostics(init: InitResult, engine: TerraformEngine, source: str) -> 
         else:
             diagnostics.append(_uninstallable(local, address, engine, text, init, source))
     if not diagnostics:
-        diagnostics.append(error("terraform init failed", tail_text(text), source=source, category="provider"))
+        diagnostics.append(error(render_line("diag_command_failed", command="terraform init"), tail_text(text), source=source, category="provider"))
     return sorted(diagnostics, key=Diagnostic.sort_key)
 
 
@@ -98,12 +99,10 @@ def _unknown_type(user, local, engine, req, config, source) -> Diagnostic:
     rel, kind, type_label, name = user
     prefix = _likely_prefix(local, engine, req)
     suggestion = f"{prefix}_{type_label}" if not type_label.startswith(prefix + "_") else type_label
-    detail = (f'{kind} type "{type_label}" belongs to no provider: Terraform takes the provider name from the '
-              f'type\'s prefix before the first "_", so it looked for a provider "hashicorp/{local}", which does '
-              f'not exist. Resource types of the {prefix} provider start with "{prefix}_" '
-              f'(did you mean "{suggestion}"?).')
+    detail = render_line("diag_unknown_type_detail", kind=kind, type=type_label, local=local, prefix=prefix,
+                         suggestion=suggestion)
     line = block_line(config.texts.get(rel, ""), kind, type_label, name) if config else None
-    return error(f'Unknown {kind} type "{type_label}"', detail, file=rel, line=line, column=1 if line else None,
+    return error(render_line("diag_unknown_type", kind=kind, type=type_label), detail, file=rel, line=line, column=1 if line else None,
                  source=source, category="unknown_resource")
 
 
@@ -130,16 +129,12 @@ def _uninstallable(local, address, engine, text, init, source) -> Diagnostic:
     if engine.mirror is not None:
         held = {a.split("/", 1)[-1]: v for a, v in mirror_providers(engine.mirror).items()}
         versions = held.get(address if "/" in address else f"hashicorp/{address}")
-        where = (f" The provider mirror {engine.mirror} holds only versions {', '.join(versions)}; "
-                 "use a version constraint those satisfy." if versions else
-                 f" The provider mirror {engine.mirror} does not hold it and the public registry is not "
-                 "reachable from here.")
-    summary = f"Provider {address} is not available"
-    if engine.mirror is None and _NO_NETWORK.search(text):
-        # What a user without network sees first: say why and what to do, not only "not available".
-        summary += (": the public registry cannot be reached (no network?) and no provider mirror is set;"
-                    " point --provider-mirror at a Terraform filesystem mirror that holds it")
-    detail = f"Terraform could not install provider {address}.{where}\nTerraform said: {tail_text(text)}"
+        where = " " + (render_line("diag_mirror_versions", mirror=engine.mirror, versions=", ".join(versions))
+                       if versions else render_line("diag_mirror_lacks", mirror=engine.mirror))
+    # What a user without network sees first: say why and what to do, not only "not available".
+    unreachable = engine.mirror is None and _NO_NETWORK.search(text)
+    summary = render_line("diag_provider_unreachable" if unreachable else "diag_provider_unavailable", address=address)
+    detail = render_line("diag_provider_detail", address=address, where=where, said=tail_text(text))
     file, line = _first_use(local, init)
     return error(summary, detail, file=file, line=line, source=source, category="provider")
 
@@ -162,7 +157,7 @@ def tail_text(text: str, limit: int = 1200) -> str:
 def missing_provider_detail(diag: Diagnostic, engine: TerraformEngine) -> Diagnostic:
     if engine.mirror is None:
         return diag
-    extra = f"\nOffline, only the providers in {engine.mirror} can be installed; the rest cannot be checked here."
+    extra = "\n" + render_line("diag_offline_providers", mirror=engine.mirror)
     return Diagnostic(**{**diag.to_dict(), "detail": diag.detail + extra})
 
 
@@ -206,7 +201,7 @@ class TerraformValidate(TerraformVerifier):
         try:
             document = json.loads(result.stdout)
         except ValueError:
-            return [error("terraform validate failed", tail_text(result.stderr or result.stdout),
+            return [error(render_line("diag_command_failed", command="terraform validate"), tail_text(result.stderr or result.stdout),
                           source=self.name, category="other")]
         diagnostics = []
         for raw in document.get("diagnostics", []):
@@ -215,5 +210,5 @@ class TerraformValidate(TerraformVerifier):
                 diag = missing_provider_detail(diag, engine)
             diagnostics.append(diag)
         if result.rc != 0 and not diagnostics:
-            diagnostics.append(error("terraform validate failed", tail_text(result.stderr), source=self.name))
+            diagnostics.append(error(render_line("diag_command_failed", command="terraform validate"), tail_text(result.stderr), source=self.name))
         return sorted(diagnostics, key=Diagnostic.sort_key)
