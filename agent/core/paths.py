@@ -1,13 +1,16 @@
 """Path safety: the one rule for every path that comes from outside (model replies, suite files).
 
 A path must name a file inside the output folder: relative, `/`-separated, no `..`, no drive letter,
-no control characters, bounded length, never inside `.git/` or `.terraform/`.
+no control characters, bounded length, never inside `.git/` or `.terraform/`. Why a path is rejected
+is said in words the model reads (rejected replies) and the user reads alike: prompts/path_*.md.
 """
 
 from __future__ import annotations
 
 import posixpath
 import re
+
+from tfagent.prompts import render_line
 
 MAX_NAME_BYTES = 255
 MAX_PATH_BYTES = 1024
@@ -18,28 +21,28 @@ _RESERVED_TOP = {".git", ".terraform"}
 def check_path(raw: str) -> tuple[str | None, str | None]:
     """(normalised safe path, None) or (None, why it is rejected)."""
     if "\x00" in raw:
-        return None, "contains a NUL byte"
+        return None, render_line("path_nul")
     path = raw.strip().strip("`'\"")
     if not path:
-        return None, "is empty"
+        return None, render_line("path_empty")
     if any(ord(c) < 32 for c in path):
-        return None, "contains control characters"
+        return None, render_line("path_control")
     if "\\" in path:
-        return None, "uses backslashes (use / separators)"
+        return None, render_line("path_backslash")
     if re.match(r"^[A-Za-z]:", path):
-        return None, "has a drive letter"
+        return None, render_line("path_drive")
     if path.startswith("/") or path.startswith("~"):
-        return None, "is absolute"
+        return None, render_line("path_absolute")
     if ".." in path.split("/"):
-        return None, "goes outside the output folder (..)"
+        return None, render_line("path_outside")
     norm = posixpath.normpath(path)
     if norm in (".", "") or norm.startswith("../"):
-        return None, "does not name a file inside the output folder"
+        return None, render_line("path_no_file")
     if len(norm.encode("utf-8")) > MAX_PATH_BYTES:
-        return None, f"is longer than {MAX_PATH_BYTES} bytes"
+        return None, render_line("path_too_long", limit=MAX_PATH_BYTES)
     for part in norm.split("/"):
         if len(part.encode("utf-8")) > MAX_NAME_BYTES:
-            return None, f"has a name longer than {MAX_NAME_BYTES} bytes"
+            return None, render_line("path_name_too_long", limit=MAX_NAME_BYTES)
     if norm.split("/")[0] in _RESERVED_TOP:
-        return None, f"writes into the reserved folder {norm.split('/')[0]}/"
+        return None, render_line("path_reserved", folder=norm.split("/")[0])
     return norm, None
