@@ -7,13 +7,11 @@ import json
 import subprocess
 from pathlib import Path
 
-import click
 import pytest
 from click.testing import CliRunner
 
 from forge_fake import GH_TOKEN, GL_TOKEN
 from tfagent.agent.publish.forge import ForgeError
-from tfagent.agent.cli.git_options import git_options
 from tfagent.agent.publish.git import branch_name, publish
 from tfagent.agent.publish.preflight import GitOptions, GitUsageError, preflight
 from tfagent.agent.core.types import Attempt, RunResult
@@ -295,36 +293,6 @@ def test_on_the_target_branch_commits_in_place(repos, forge_server):
     assert git(work, "status", "--porcelain") == ""
 
 
-@pytest.mark.parametrize("flags, out, match", [
-    ({}, Path("../elsewhere"), "outside the repository"),
-    ({}, Path(".git/hooks"), "inside .git"),
-    ({"branch": "bad..name"}, Path("infra"), "not a valid git branch name"),
-    ({"push": True, "remote": "upstream"}, Path("infra"), "no remote named 'upstream'"),
-    ({"base": "nope"}, Path("infra"), "--base 'nope': no commit at nope or origin/nope"),
-])
-def test_preflight_refuses_bad_flags(repos, flags, out, match):
-    _, work = repos
-    with pytest.raises(GitUsageError, match=match):
-        preflight(options(**flags), work, out)
-
-
-def test_preflight_needs_a_repository_a_token_and_an_identity(repos, tmp_path, monkeypatch):
-    _, work = repos
-    plain = tmp_path / "plain"
-    plain.mkdir()
-    with pytest.raises(GitUsageError, match="not inside a git repository"):
-        preflight(options(), plain, Path("."))
-    monkeypatch.delenv("GITHUB_TOKEN")
-    with pytest.raises(GitUsageError, match="needs GITHUB_TOKEN"):
-        preflight(options(pr=True), work, Path("infra"))
-    for role in ("AUTHOR", "COMMITTER"):
-        monkeypatch.delenv(f"GIT_{role}_NAME")
-        monkeypatch.delenv(f"GIT_{role}_EMAIL")
-    git(work, "config", "user.useConfigOnly", "true")
-    with pytest.raises(GitUsageError, match="git cannot tell who commits"):
-        preflight(options(push=True), work, Path("infra"))
-
-
 @pytest.mark.parametrize("prompt, branch", [
     ("A private S3 bucket!", "tfagent/a-private-s3-bucket"),
     ("Ein privater S3-Bucket für Logs", "tfagent/ein-privater-s3-bucket-fur-logs"),
@@ -335,24 +303,6 @@ def test_branch_names_from_prompts(prompt, branch):
     name = branch_name(GitOptions(enabled=True), prompt)
     assert name == branch and len(name) <= len("tfagent/") + 48
     assert branch_name(GitOptions(enabled=True, branch="mine"), prompt) == "mine"
-
-
-def test_git_options_decorator_and_from_params():
-    seen = {}
-
-    @click.command()
-    @git_options
-    def cmd(**params):
-        seen.update(params)
-
-    result = CliRunner().invoke(cmd, ["--pr-on-failure", "--branch", "b", "--base", "dev", "--allow-dirty",
-                                      "--forge", "gitlab", "--dry-run"])
-    assert result.exit_code == 0, result.output
-    opts = GitOptions.from_params(seen)
-    assert (opts.enabled, opts.push, opts.pr, opts.pr_on_failure, opts.dry_run) == (True, True, True, True, True)
-    assert (opts.branch, opts.base, opts.remote, opts.forge, opts.allow_dirty) == ("b", "dev", "origin", "gitlab", True)
-    assert GitOptions.from_params({"git": False, "remote": "origin"}).enabled is False
-    assert CliRunner().invoke(cmd, ["--forge", "bitbucket"]).exit_code == 2
 
 
 HCL_REPLY = '```hcl\nresource "aws_s3_bucket" "b" {\n  bucket = "demo"\n}\n```\n'
