@@ -1,9 +1,11 @@
-"""The --git/--pr flags of `tfagent run` and `tfagent code`, apart from agent/git.py so that defining
+"""The --git/--pr flags of `tfagent run` and `tfagent code`, apart from agent/publish/ so that defining
 the CLI (and `tfagent --help`) does not import GitPython and the forge clients."""
 
 from __future__ import annotations
 
 import click
+
+from tfagent.agent.core.defaults import GIT_REMOTE
 
 
 def git_options(func):
@@ -12,7 +14,7 @@ def git_options(func):
         click.option("--git", "git", is_flag=True, help="Commit the files on a new branch of the repository here."),
         click.option("--branch", help="Branch to commit to (default tfagent/<slug-of-prompt>)."),
         click.option("--base", help="Branch to start from and target the PR at (default: the remote's default branch, else the current one)."),
-        click.option("--remote", default="origin", show_default=True, help="Remote to push to."),
+        click.option("--remote", default=GIT_REMOTE, show_default=True, help="Remote to push to."),
         click.option("--push", is_flag=True, help="Push the branch (implies --git)."),
         click.option("--pr", is_flag=True, help="Open or update a pull/merge request (implies --push)."),
         click.option("--pr-on-failure", is_flag=True, help="When the code did not verify, still commit and open a DRAFT PR with the diagnostics."),

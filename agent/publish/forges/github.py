@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Mapping
 from urllib.parse import quote
 
-from tfagent.agent.publish.forge import DEFAULT_TIMEOUT, ForgeError, PullRequest, RemoteInfo
+from tfagent.agent.core.defaults import FORGE_TIMEOUT
+from tfagent.agent.publish.forge import ForgeError, PullRequest, RemoteInfo
 from tfagent.agent.publish.forges.rest import RestApi, api_message
 
 DEFAULT_GITHUB_API = "https://api.github.com"
@@ -27,7 +28,7 @@ class GitHubForge:
         return cls(remote, env["GITHUB_TOKEN"], env.get("GITHUB_API_URL") or DEFAULT_GITHUB_API, timeout)
 
     def __init__(self, remote: RemoteInfo, token: str, api_base: str = DEFAULT_GITHUB_API,
-                 timeout: float = DEFAULT_TIMEOUT):
+                 timeout: float = FORGE_TIMEOUT):
         headers = {"Authorization": f"Bearer {token}", "Accept": "application/vnd.github+json",
                    "X-GitHub-Api-Version": "2022-11-28", "User-Agent": "tfagent"}
         self.api = RestApi("GitHub", api_base, headers, timeout)

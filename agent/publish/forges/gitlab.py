@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Mapping
 from urllib.parse import quote
 
-from tfagent.agent.publish.forge import DEFAULT_TIMEOUT, PullRequest, RemoteInfo
+from tfagent.agent.core.defaults import FORGE_TIMEOUT
+from tfagent.agent.publish.forge import PullRequest, RemoteInfo
 from tfagent.agent.publish.forges.rest import RestApi
 
 
@@ -28,7 +29,7 @@ class GitLabForge:
         return cls(remote, token, header, env.get("CI_API_V4_URL") or f"https://{remote.host}/api/v4", timeout)
 
     def __init__(self, remote: RemoteInfo, token: str, token_header: str, api_base: str,
-                 timeout: float = DEFAULT_TIMEOUT):
+                 timeout: float = FORGE_TIMEOUT):
         headers = {token_header: token, "User-Agent": "tfagent"}
         self.api = RestApi("GitLab", api_base, headers, timeout)
         self.project_path = f"/projects/{quote(remote.path, safe='')}"
