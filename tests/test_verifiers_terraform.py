@@ -165,6 +165,25 @@ def test_validate_on_unparsable_files_reports_syntax_not_a_crash(tmp_path, optio
     assert ("main.tf", 7, "syntax") in {(d.file, d.line, d.category) for d in verdict.diagnostics}
 
 
+
+@pytest.mark.parametrize("engine", ["default", "embedded"])
+@pytest.mark.parametrize("block, summary, line", [
+    ('provider "hashicorp/aws" {\n  region = "us-east-1"\n}\n', "Invalid provider local name", 1),
+    ('terraform {\n  required_providers {\n    aws = { source = "hashicorp//aws" }\n  }\n}\n', "Invalid provider source string", 3),
+])
+def test_validate_a_provider_name_terraform_rejects_is_reported_where_the_model_wrote_it(tmp_path, options, engine,
+                                                                                      block, summary, line):
+    # The demo's 0.5B model wrote `provider "hashicorp/aws"`. Init runs on a requirements file tfagent
+    # writes; copying the bad name into it made init fail on that file ("requirements.tf line 4"), a
+    # place the model never saw. The name is left out of init, and validate reports it in main.tf.
+    if engine == "embedded":
+        options.extra["terraform"] = "embedded"
+    folder = folder_with(tmp_path, block + '\nresource "aws_s3_bucket" "b" {\n  bucket = "x"\n}\n')
+    verdict, _ = run(TerraformValidate(), folder, options)
+    assert not verdict.ok
+    assert [(d.summary, d.file, d.line, d.category) for d in verdict.diagnostics] == [(summary, "main.tf", line, "provider")]
+
+
 # ---- plan -----------------------------------------------------------------------------------
 
 def test_plan_of_a_valid_bucket_offline_saves_plan_json(tmp_path, options):

@@ -178,7 +178,28 @@ class Requirements:
         return json.dumps([explicit, sorted(set(self.implicit) - set(self.explicit))], sort_keys=True)
 
 
+# What Terraform accepts as a provider local name and as a source ("[host/]namespace/type"). A name or
+# source it rejects is left out of what init installs (init runs on a requirements file we write, so
+# it would report the error against that file); `validate` on the model's own files then reports it
+# where the model wrote it.
+_LOCAL_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?$")
+_SOURCE_PART = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
+
+
+def installable(local: str, source: str) -> bool:
+    parts = source.split("/")
+    return bool(_LOCAL_NAME.match(local)) and len(parts) in (2, 3) and all(_SOURCE_PART.match(p) for p in parts)
+
+
 def requirement_set(config: ParsedConfig) -> Requirements:
+    req = _requirements_as_written(config)
+    req.explicit = {n: e for n, e in req.explicit.items() if installable(n, e["source"])}
+    req.implicit = {n: users for n, users in req.implicit.items()
+                    if installable(n, req.explicit.get(n, {}).get("source", f"hashicorp/{n}"))}
+    return req
+
+
+def _requirements_as_written(config: ParsedConfig) -> Requirements:
     req = Requirements()
     for doc in config.files.values():
         for terraform_block in doc.get("terraform", []):

@@ -30,6 +30,8 @@ _CATEGORY_BY_SUMMARY = (
     ("Insufficient ", "missing_argument"),
     ("Too few blocks", "missing_argument"),
     ("Missing required provider", "provider"),
+    ("Invalid provider local name", "provider"),
+    ("Invalid provider source", "provider"),
     ("Invalid resource type", "unknown_resource"),
     ("Invalid data source", "unknown_resource"),
     ("Argument or block definition required", "syntax"),
