@@ -72,6 +72,48 @@ def test_real_pre_commit_runs_the_hook_on_changed_terraform_folders_only(tmp_pat
     assert "untouched" not in failed.stdout
 
 
+
+def snapshot_repository(dest: Path) -> str:
+    """This checkout's tracked files as they are on disk, committed in a fresh repository at ``dest``:
+    what a user's ``repo:`` URL + ``rev:`` gives pre-commit. Returns the commit."""
+    listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, check=True, capture_output=True).stdout
+    for rel in filter(None, listed.decode().split("\0")):
+        source = ROOT / rel
+        if source.is_file():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            (dest / rel).write_bytes(source.read_bytes())
+    git(dest, "init", "-q")
+    git(dest, "add", "-A")
+    git(dest, "commit", "-qm", "tfagent snapshot", "--no-verify")
+    return git(dest, "rev-parse", "HEAD").strip()
+
+
+def test_published_hook_as_users_get_it_installs_tfagent_in_its_own_virtualenv(tmp_path):
+    """The hook exactly as a user's .pre-commit-config.yaml names it (repo + rev + id): pre-commit
+    clones tfagent, builds its own virtualenv with `pip install .` (language: python) and runs the
+    entry from there, not from this test's virtualenv."""
+    tfagent_repo = tmp_path / "tfagent-repo"
+    rev = snapshot_repository(tfagent_repo)
+    repo = tmp_path / "repo"
+    (repo / "bad").mkdir(parents=True)
+    (repo / "bad" / "main.tf").write_text(BROKEN)
+    config = {"repos": [{"repo": str(tfagent_repo), "rev": rev,
+                         "hooks": [{"id": "tfagent-verify", "args": ["--verify", "hcl"]}]}]}
+    (repo / ".pre-commit-config.yaml").write_text(yaml.safe_dump(config))
+    git(repo, "init", "-q")
+    git(repo, "add", ".")
+    home = tmp_path / "pre-commit-home"
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
+    env.update(PRE_COMMIT_HOME=str(home), NO_COLOR="1")
+    pre_commit = Path(sys.executable).with_name("pre-commit")
+    result = subprocess.run([str(pre_commit), "run"], cwd=repo, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert re.search(r"^tfagent verify \(Terraform, no model\)\.+Failed$", result.stdout, re.M), result.stdout
+    assert re.search(r"^bad\n.*\n  error main\.tf:2 Invalid HCL syntax$", result.stdout, re.M), result.stdout
+    installed = list(home.glob("repo*/py_env-*/bin/tfagent"))
+    assert installed, f"pre-commit built no virtualenv with tfagent under {home}"
+
+
 def assert_real_flags(command: click.Command, argv: list[str]) -> None:
     known = {opt for p in command.params for opt in (*p.opts, *p.secondary_opts)}
     used = [a for a in argv if a.startswith("--")]

@@ -89,7 +89,9 @@ def verify_paths(paths: list[Path], p: dict[str, Any]) -> int:
     if fmt == "text" or (document is not None and p.get("output")):
         console = make_console(stderr=document is not None and not p.get("output"))
         for folder, verdicts, ok in results:
-            if len(results) > 1:
+            if len(results) > 1 or Path(folder).resolve() != Path.cwd().resolve():
+                # the diagnostics name files relative to their folder: say which folder (pre-commit
+                # passes one changed file, `tfagent verify infra` one folder)
                 console.print(f"[bold]{folder}[/]", highlight=False)
             _print_verdicts(console, verdicts, ok)
     return EXIT_OK if all_ok else EXIT_UNVERIFIED
