@@ -9,7 +9,8 @@ previous reply sitting in the context as an assistant turn, which a small model 
 For each escalated retry stored in an eval store that repeated its previous reply, it sends N
 requests at the same temperature with seeds 1..N in two shapes:
   as-sent:  the stored messages unchanged (system, user, assistant R1, feedback, …, assistant Rk, feedback);
-  restated: [system, one user turn = prompt + R_k + the last feedback] (prompts/restated_retry.md).
+  restated: [system, one user turn = prompt + R_k + the last feedback] (tfagent.agent.loop.feedback.restated,
+            what `--feedback restate` sends after a repeat).
 and prints, per task and in total, how many replies equal R_k. The restated shape gives up the prefix
 cache of the retry (the reason the loop extends the conversation), so it would be an escalation step
 only, not the default.
@@ -27,7 +28,7 @@ import sys
 
 import httpx
 
-from tfagent.prompts import render
+from tfagent.agent.loop.feedback import restated
 
 
 def escalated_repeats(db: str, run_id: str, endpoint: str, limit: int) -> list[tuple[str, list[dict], float]]:
@@ -39,12 +40,6 @@ def escalated_repeats(db: str, run_id: str, endpoint: str, limit: int) -> list[t
             (run_id, endpoint, limit)).fetchall()
     return [(task, json.loads(data)["messages"], float(json.loads(data)["sampling"]["temperature"]))
             for task, data in rows]
-
-
-def restated(messages: list[dict]) -> list[dict]:
-    previous = [m for m in messages if m["role"] == "assistant"][-1]["content"]
-    return [messages[0], {"role": "user", "content": render("restated_retry", prompt=messages[1]["content"],
-                                                           previous=previous, feedback=messages[-1]["content"])}]
 
 
 def main() -> int:

@@ -56,6 +56,31 @@ def test_repeated_reply_escalates_and_samples_hotter_keeping_the_prefix(scripted
     assert "repeated the previous files unchanged" in requests[2]["messages"][-1]["content"]
 
 
+
+def test_restate_answers_a_byte_identical_reply_with_one_fresh_turn(scripted_server, aws_mirror, tmp_path):
+    # A small model copies its own previous turn (docs/results/repair-ab-0.5b-40): after a repeat,
+    # `--feedback restate` quotes the failed reply inside one user turn instead of extending the chat.
+    for _ in range(3):
+        scripted_server.enqueue(fence(BAD))
+    scripted_server.enqueue(fence(GOOD))
+    proc = tfagent("create an AWS VPC", "--base-url", scripted_server.base_url, "--model", "m", "--feedback", "restate",
+                   "--max-attempts", "4", "--provider-mirror", str(aws_mirror), "--json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    attempts = json.loads(proc.stdout)["attempts"]
+    assert [a["repeat"] for a in attempts] == [None, "same_reply", "same_reply", None]
+    r1, r2, r3, r4 = (r["messages"] for r in scripted_server.chat_requests())
+    assert r2[: len(r1)] == r1, "the first retry still extends the conversation (no repeat yet)"
+    assert [m["role"] for m in r3] == ["system", "user"] and r3[0] == r1[0]
+    turn = r3[1]["content"]
+    assert turn.startswith(r1[1]["content"]) and 'vpc_name   = "main"' in turn
+    assert turn.endswith(r2[-1]["content"].strip()[-200:]) and 'has no argument or block "vpc_name"' in turn
+    assert r3[1]["content"].count(r2[-2]["content"].strip()) == 1, "the failed reply is quoted once"
+    assert any("restates it in one fresh turn" in n for n in attempts[2]["notes"])
+    assert [m["role"] for m in r4] == ["system", "user"], "a second repeat restates again"
+    assert ["restates" in " ".join(a["notes"]) for a in attempts] == [False, False, True, True]
+    assert all(req.get("temperature", 0) >= 0.8 for req in scripted_server.chat_requests()[2:])
+
+
 def test_grammar_is_sent_and_a_rejecting_server_gets_the_fallback(scripted_server, aws_mirror, tmp_path):
     scripted_server.enqueue(fence(GOOD))
     proc = tfagent("create an AWS VPC", "--base-url", scripted_server.base_url, "--model", "m", "--constrain", "schema",

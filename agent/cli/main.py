@@ -73,7 +73,8 @@ def model_options(f):
         click.option("--max-attempts", type=click.IntRange(1, 20), default=None, help="One try + retries (default 3)."),
         click.option("--verify", "verify_chain", help="Comma-separated verifier chain (default per mode)."),
         click.option("--feedback", type=click.Choice(FEEDBACK_STYLES), default=None,
-                     help=f"Retry feedback: Terraform's words (raw) or + the provider schema's fix (schema; default {DEFAULT_FEEDBACK})."),
+                     help=("Retry feedback: Terraform's words (raw), + the provider schema's fix (schema), or schema and a "
+                           f"byte-identical reply restated in a fresh turn (restate); default {DEFAULT_FEEDBACK}.")),
         click.option("--constrain", type=click.Choice(CONSTRAIN_MODES), default=None,
                      help="Grammar-constrained replies where the server takes a GBNF grammar: the reply format, or + real resource types (default off)."),
         click.option("--out", type=click.Path(path_type=Path), default=None, help="Output folder (default ./infra)."),

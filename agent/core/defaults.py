@@ -7,7 +7,10 @@ from __future__ import annotations
 # nothing when no rule is selected): "verified" means "does what was asked" too, where that can be checked.
 DEFAULT_CHAIN: dict[str, tuple[str, ...]] = {"terraform": ("hcl", "fmt", "validate", "rego"), "code": ("python",)}
 # How the loop talks back to the model: the choices and their defaults.
-FEEDBACK_STYLES = ("raw", "schema")  # raw: Terraform's words; schema: + the provider schema's fix
+# raw: Terraform's words; schema: + the provider schema's fix; restate: schema, and a retry after a
+# byte-identical reply restates the failed reply inside one fresh user turn (small models copy their
+# own previous turn: docs/results/repair-ab-0.5b-40). That one request gives up the prefix cache.
+FEEDBACK_STYLES = ("raw", "schema", "restate")
 DEFAULT_FEEDBACK = "raw"
 CONSTRAIN_MODES = ("off", "format", "schema")  # grammar-constrained replies where the server takes one
 DEFAULT_CONSTRAIN = "off"

@@ -104,3 +104,14 @@ def rejected_files_feedback(diagnostics: list[Diagnostic], max_files: int, max_b
 def hardcoded_secret_feedback(names: list[str]) -> str:
     """Names only: the value itself must never go back to the model."""
     return render("hardcoded_secret", names=", ".join(names)).strip()
+
+
+def restated(messages: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The retry as one fresh user turn: the request, the failed reply quoted, the last feedback.
+    ``messages`` is a loop conversation (system, request, then reply/feedback pairs); the system
+    prompt stays, so only the turns after it lose the server's prefix cache."""
+    replies = [m["content"] for m in messages if m["role"] == "assistant"]
+    if len(messages) < 4 or not replies or messages[-1]["role"] != "user":
+        return messages
+    turn = render("restated_retry", prompt=messages[1]["content"], previous=replies[-1], feedback=messages[-1]["content"])
+    return [messages[0], {"role": "user", "content": turn.strip()}]

@@ -91,6 +91,10 @@ class Runtime:
         self.emit("attempt_start", number=number, max_attempts=self.request.max_attempts)
         self.emit("phase", phase="generating", number=number)
         messages, notes = self._fitted(list(state["messages"]), state.get("attempts") or [])
+        if restating(self.request, state.get("attempts", [])):
+            messages = fb.restated(messages)
+            notes.append("the previous reply repeated the one before it: this retry restates it in one fresh turn")
+            self.emit("note", text=notes[-1])
         sampling = escalated_sampling(self.request, state.get("attempts", []), number)
         grammar = self._grammar()
         while True:
@@ -174,7 +178,7 @@ class Runtime:
         artifacts_dir = self.run_dir / f"attempt-{attempt.number}"
         artifacts_dir.mkdir(parents=True, exist_ok=True)
         options = self.request.options
-        if self.request.feedback_style == "schema":
+        if self.request.schema_feedback:
             options = replace(options, extra={**options.extra, WANT_OPTION: True})
         with tempfile.TemporaryDirectory(prefix="tfagent-verify-") as tmp:
             workdir = Path(tmp) / "work"
@@ -191,7 +195,7 @@ class Runtime:
             previous = Attempt.from_dict(state["attempts"][-1]) if state.get("attempts") else None
             attempt.repeat = repeat_of(previous, attempt)
             budget = self.request.feedback_budget_tokens
-            if self.request.feedback_style == "schema":
+            if self.request.schema_feedback:
                 index = _index_of(attempt.verdicts)
                 self.schema_index = index or self.schema_index
                 text = build_schema_feedback(diags, attempt.files, index, stage=", ".join(failed),
@@ -232,10 +236,15 @@ def repeat_of(previous: Attempt | None, attempt: Attempt) -> str | None:
     return repeat_kind(previous.files, attempt.files, [d for d in previous.diagnostics if d.severity == "error"], errors)
 
 
+def restating(request: RunRequest, attempts: list[dict[str, Any]]) -> bool:
+    """``--feedback restate``: the previous reply was byte for byte the one before it."""
+    return request.feedback_style == "restate" and bool(attempts) and attempts[-1].get("repeat") == SAME_REPLY
+
+
 def escalated_sampling(request: RunRequest, attempts: list[dict[str, Any]], number: int) -> dict[str, Any]:
     """After a repeated reply or unchanged errors (schema feedback), sample hotter with another seed:
     request parameters only, so the conversation — and the server's prefix cache — stays the same."""
-    if request.feedback_style != "schema" or not attempts or not attempts[-1].get("repeat"):
+    if not request.schema_feedback or not attempts or not attempts[-1].get("repeat"):
         return {}
     params = request.endpoint.params
     return {"temperature": max(float(params.get("temperature") or 0.0), ESCALATION_TEMPERATURE),

@@ -48,6 +48,11 @@ class RunRequest:
         return self.endpoint.feedback or self.feedback
 
     @property
+    def schema_feedback(self) -> bool:
+        """Feedback grounded in the provider schema (``schema``, and ``restate`` which builds on it)."""
+        return self.feedback_style in ("schema", "restate")
+
+    @property
     def constrain_mode(self) -> str:
         return self.endpoint.constrain or self.constrain
     artifacts_root: Path | None = None  # where attempt artifacts (plan.json) go; default: state dir/runs
