@@ -81,6 +81,14 @@ def test_restate_answers_a_byte_identical_reply_with_one_fresh_turn(scripted_ser
     assert all(req.get("temperature", 0) >= 0.8 for req in scripted_server.chat_requests()[2:])
 
 
+def test_escalation_seeds_differ_per_task_and_attempt_and_are_reproducible():
+    from tfagent.agent.loop.nodes import escalation_seed
+
+    seeds = {escalation_seed(0, n, p) for n in (2, 3) for p in ("create a VPC", "create a bucket")}
+    assert len(seeds) == 4 and all(0 <= s < 2**31 for s in seeds)
+    assert escalation_seed(0, 3, "create a VPC") == escalation_seed(0, 3, "create a VPC")
+
+
 def test_grammar_is_sent_and_a_rejecting_server_gets_the_fallback(scripted_server, aws_mirror, tmp_path):
     scripted_server.enqueue(fence(GOOD))
     proc = tfagent("create an AWS VPC", "--base-url", scripted_server.base_url, "--model", "m", "--constrain", "schema",
