@@ -31,15 +31,17 @@ import httpx
 from tfagent.agent.loop.feedback import restated
 
 
-def escalated_repeats(db: str, run_id: str, endpoint: str, limit: int) -> list[tuple[str, list[dict], float]]:
+def escalated_repeats(db: str, run_id: str, endpoint: str, limit: int) -> list[tuple[str, list[dict], float, str]]:
+    """(task, messages sent, temperature, the reply) of escalated retries that repeated the previous reply:
+    the stored reply *is* the previous one, byte for byte (whatever shape the request had)."""
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
         rows = conn.execute(
             "SELECT task_id, data FROM attempts WHERE run_id = ? AND endpoint = ? AND attempt > 1 "
             "AND json_extract(data, '$.repeat') = 'same_reply' "
             "AND json_extract(data, '$.sampling.temperature') IS NOT NULL ORDER BY task_id LIMIT ?",
             (run_id, endpoint, limit)).fetchall()
-    return [(task, json.loads(data)["messages"], float(json.loads(data)["sampling"]["temperature"]))
-            for task, data in rows]
+    loaded = [(task, json.loads(data)) for task, data in rows]
+    return [(task, d["messages"], float(d["sampling"]["temperature"]), d["reply"].strip()) for task, d in loaded]
 
 
 def main() -> int:
@@ -49,21 +51,22 @@ def main() -> int:
     ap.add_argument("--run", required=True)
     ap.add_argument("--endpoint", default="schema")
     ap.add_argument("--tasks", type=int, default=10, help="escalated repeats to replay")
-    ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--seeds", type=int, default=5, help="seeds 1..N")
+    ap.add_argument("--seed-list", help="comma-separated seeds instead of 1..N (e.g. 3000,1,2,3,4)")
     ap.add_argument("--max-tokens", type=int, default=768)
     args = ap.parse_args()
+    seeds = [int(x) for x in args.seed_list.split(",")] if args.seed_list else list(range(1, args.seeds + 1))
     cases = escalated_repeats(args.db, args.run, args.endpoint, args.tasks)
     if not cases:
         print(f"no escalated repeated retries for {args.endpoint} in run {args.run}", file=sys.stderr)
         return 2
     totals = {"as-sent": 0, "restated": 0}
     with httpx.Client(base_url=args.base_url, timeout=600) as http:
-        for task, messages, temperature in cases:
-            previous = [m for m in messages if m["role"] == "assistant"][-1]["content"].strip()
+        for task, messages, temperature, previous in cases:
             counts = {}
             for shape, sent in (("as-sent", messages), ("restated", restated(messages))):
                 same = 0
-                for seed in range(1, args.seeds + 1):
+                for seed in seeds:
                     body = {"model": "probe", "messages": sent, "temperature": temperature, "seed": seed,
                             "max_tokens": args.max_tokens}
                     response = http.post("/chat/completions", json=body)
@@ -71,10 +74,10 @@ def main() -> int:
                     same += response.json()["choices"][0]["message"]["content"].strip() == previous
                 counts[shape] = same
                 totals[shape] += same
-            print(f"{task}: identical to the previous reply — as-sent {counts['as-sent']}/{args.seeds}, "
-                  f"restated {counts['restated']}/{args.seeds} (temperature {temperature})", flush=True)
-    n = len(cases) * args.seeds
-    print(f"total over {len(cases)} retries x {args.seeds} seeds: as-sent {totals['as-sent']}/{n} "
+            print(f"{task}: identical to the previous reply — as-sent {counts['as-sent']}/{len(seeds)}, "
+                  f"restated {counts['restated']}/{len(seeds)} (temperature {temperature})", flush=True)
+    n = len(cases) * len(seeds)
+    print(f"total over {len(cases)} retries x seeds {seeds}: as-sent {totals['as-sent']}/{n} "
           f"({totals['as-sent'] / n:.0%}), restated {totals['restated']}/{n} ({totals['restated'] / n:.0%})")
     return 0
 
