@@ -64,7 +64,12 @@ def main() -> int:
     with httpx.Client(base_url=args.base_url, timeout=600) as http:
         for task, messages, temperature, previous in cases:
             counts = {}
-            for shape, sent in (("as-sent", messages), ("restated", restated(messages))):
+            shapes = {"as-sent": messages, "restated": restated(messages)}
+            for shape, sent in shapes.items():
+                if shape == "restated" and sent == messages:  # stored already restated: same requests
+                    counts[shape] = counts["as-sent"]
+                    totals[shape] += counts[shape]
+                    continue
                 same = 0
                 for seed in seeds:
                     body = {"model": "probe", "messages": sent, "temperature": temperature, "seed": seed,

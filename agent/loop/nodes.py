@@ -256,7 +256,8 @@ def escalation_seed(seed: int, number: int, prompt: str) -> int:
     """A seed of its own per (endpoint seed, attempt, task): reproducible, but not one shared sequence
     of random draws for every task of an eval. With ``seed + 1000 * number`` every third attempt drew
     the same numbers, and seed 3000 happened to pick the top token almost always on llama.cpp: 5 of 5
-    restated retries copied the failed reply with it, 6 of 20 with seeds 1-4 (retry_copying.txt)."""
+    restated retries copied the failed reply with it, 7 of 20 with seeds 1-4
+    (docs/results/repair-ab-0.5b-40/restate-seed3000/seed_replay.txt)."""
     digest = hashlib.sha256(f"{seed}:{number}:{prompt}".encode()).digest()
     return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
 

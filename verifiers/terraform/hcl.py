@@ -186,16 +186,16 @@ _LOCAL_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?$")
 _SOURCE_PART = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
 
 
-def installable(local: str, source: str) -> bool:
+def _installable(local: str, source: str) -> bool:
     parts = source.split("/")
     return bool(_LOCAL_NAME.match(local)) and len(parts) in (2, 3) and all(_SOURCE_PART.match(p) for p in parts)
 
 
 def requirement_set(config: ParsedConfig) -> Requirements:
     req = _requirements_as_written(config)
-    req.explicit = {n: e for n, e in req.explicit.items() if installable(n, e["source"])}
+    req.explicit = {n: e for n, e in req.explicit.items() if _installable(n, e["source"])}
     req.implicit = {n: users for n, users in req.implicit.items()
-                    if installable(n, req.explicit.get(n, {}).get("source", f"hashicorp/{n}"))}
+                    if _installable(n, req.explicit.get(n, {}).get("source", f"hashicorp/{n}"))}
     return req
 
 
