@@ -121,6 +121,12 @@ class ProgressBoard:
 # ---------------------------------------------------------------- tfagent eval SUITE
 
 
+judge_option = click.option(
+    "--judge", type=click.Choice(["strict", "fair", "both"]), default="both", show_default=True,
+    help="Which verdicts the report shows: strict (each task's own intent, IaC-Eval's), fair (the suite's "
+         "corrections.yaml + unknown-at-plan references resolved), or both side by side. Runs store both.")
+
+
 @eval_group.command("run")
 @click.argument("suite", required=False)
 @click.option("--list", "list_only", is_flag=True, help="List the shipped suites and their task counts.")
@@ -139,8 +145,9 @@ class ProgressBoard:
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="Where cells run: a thread pool here, or Ray tasks on a cluster (pip install 'tfagent[ray]').")
 @click.option("--address", help="Ray cluster address (host:port) for --executor ray; default RAY_ADDRESS or a local Ray.")
+@judge_option
 def run_command(suite, list_only, endpoints, reference, samples, max_attempts, concurrency, shard, db, out,
-                provider_mirror, task_ids, tags, ready_timeout, executor, address) -> None:
+                provider_mirror, task_ids, tags, ready_timeout, executor, address, judge) -> None:
     """Run SUITE (a shipped suite name, a folder or a YAML file) over every endpoint."""
     from tfagent.evals.suite import SuiteError, list_suites, load_suite
 
@@ -174,7 +181,7 @@ def run_command(suite, list_only, endpoints, reference, samples, max_attempts, c
     note = shared_cpu_note(plan.endpoints)
     if note:
         click.echo(f"note: {note}", err=True)
-    code = _run_plan(plan, db or default_db(), out, ready_timeout, chosen)
+    code = _run_plan(plan, db or default_db(), out, ready_timeout, chosen, judge)
     raise click.exceptions.Exit(code)
 
 
@@ -227,7 +234,7 @@ def _check_servers(endpoints, timeout: float) -> None:
             raise fail(f"model server of endpoint {endpoint.name!r} is unreachable: {exc}", EXIT_UNREACHABLE) from None
 
 
-def _run_plan(plan, db: Path, out: Path | None, ready_timeout: float, executor=None) -> int:
+def _run_plan(plan, db: Path, out: Path | None, ready_timeout: float, executor=None, judge: str = "both") -> int:
     from tfagent.evals.runner import EvalRunner, cells_of
     from tfagent.evals.store import Store, StoreError
 
@@ -250,7 +257,7 @@ def _run_plan(plan, db: Path, out: Path | None, ready_timeout: float, executor=N
                 outcome = runner.run()
         except RayUnavailable as exc:
             raise fail(str(exc)) from None
-        _show_report(store, runner.run_id, plan.reference, "run", out)
+        _show_report(store, runner.run_id, plan.reference, "run", out, judge)
     if outcome.errors:
         err.print(f"{len(outcome.errors)} cell(s) failed with an error (first: {outcome.errors[0].error}); "
                   "re-run the same command to resume them", highlight=False)
@@ -270,14 +277,17 @@ def _resumed(store, run_id: str, cells) -> dict[str, tuple[int, int]]:
     return {name: (solved, failed) for name, (solved, failed) in counts.items()}
 
 
-def _show_report(store, run_id: str, reference: str | None, scoring: str, out: Path | None) -> None:
+def _show_report(store, run_id: str, reference: str | None, scoring: str, out: Path | None, judge: str = "both") -> None:
     from tfagent.evals.report import render_table, summary_for_run, write_reports
+    from tfagent.evals.store import StoreError
 
     try:
-        summary, meta = summary_for_run(store, run_id, reference=reference, scoring=scoring)
-    except ValueError as exc:
+        summary, meta = summary_for_run(store, run_id, reference=reference, scoring=scoring, judge=judge)
+    except (ValueError, StoreError) as exc:
         raise fail(str(exc)) from None
     render_table(summary, None, title=f"{meta['suite']} · {run_id} · {meta['complete']}/{meta['cells']} cells")
+    if meta.get("judge_note"):
+        _console(stderr=True).print(f"note: {meta['judge_note']}", highlight=False, markup=False, soft_wrap=True)
     if out is not None:
         paths = write_reports(summary, out, meta)
         _console(stderr=True).print(f"wrote {', '.join(str(p) for p in paths.values())}", highlight=False, soft_wrap=True)
@@ -328,7 +338,8 @@ def _report_options(f):
 @click.option("--format", "output_format", type=click.Choice(["table", "junit"]), default="table", show_default=True,
               help="junit: JUnit XML, one test case per task × endpoint (× sample), for CI dashboards.")
 @click.option("--output", type=click.Path(path_type=Path, dir_okay=False), help="Write the --format junit document here (atomically).")
-def report_command(run_id, db, reference, out, scoring, output_format, output) -> None:
+@judge_option
+def report_command(run_id, db, reference, out, scoring, output_format, output, judge) -> None:
     """Show (and write) the report of a stored run; without RUN_ID, list the stored runs."""
     from tfagent.evals.store import Store, StoreError
 
@@ -343,7 +354,7 @@ def report_command(run_id, db, reference, out, scoring, output_format, output) -
             if output_format == "junit":
                 _write_junit(store, run_id, scoring, output)
                 return
-            _show_report(store, run_id, reference, scoring, out)
+            _show_report(store, run_id, reference, scoring, out, judge)
     except StoreError as exc:
         raise fail(str(exc)) from None
 
@@ -369,8 +380,12 @@ def _write_junit(store, run_id: str, scoring: str, output: Path | None) -> None:
 @click.option("--verify", "verify_chain", help="Also run this verifier chain on each stored final reply.")
 @click.option("--judge-suite", type=click.Path(path_type=Path, exists=True), help="Judge with this suite's checks instead of the run's.")
 @click.option("--provider-mirror", type=click.Path(path_type=Path, file_okay=False, exists=True), help="Terraform filesystem mirror.")
-def rescore_command(run_id, db, reference, out, verify_chain, judge_suite, provider_mirror) -> None:
-    """Judge a run's stored final replies again (no model is called) and report under a new scoring."""
+@click.option("--scoring", "scoring_name", help="Name of the new scoring (default: rescore-<hash of suite, chain, mirror>).")
+@judge_option
+def rescore_command(run_id, db, reference, out, verify_chain, judge_suite, provider_mirror, scoring_name, judge) -> None:
+    """Judge a run's stored final replies again (no model is called) and report under a new scoring.
+
+    Both judges rule (strict and fair); --judge picks what the report shows."""
     from tfagent.evals.runner import rescore_run
     from tfagent.evals.store import Store, StoreError
     from tfagent.evals.suite import SuiteError, load_suite
@@ -382,11 +397,11 @@ def rescore_command(run_id, db, reference, out, verify_chain, judge_suite, provi
             suite = load_suite(judge_suite or spec["suite_path"])
             chain = parse_chain(verify_chain) if verify_chain else None
             label = f"{suite.path}|{','.join(chain or [])}|{provider_mirror or ''}"
-            scoring = "rescore-" + hashlib.sha256(label.encode()).hexdigest()[:8]
+            scoring = scoring_name or "rescore-" + hashlib.sha256(label.encode()).hexdigest()[:8]
             count = rescore_run(store, run_id, suite, scoring, chain=chain, provider_mirror=provider_mirror)
             _console(stderr=True).print(f"rescored {count} cells as {scoring!r} (show again: tfagent eval report {run_id} "
                                         f"--scoring {scoring})", highlight=False)
-            _show_report(store, run_id, reference, scoring, out)
+            _show_report(store, run_id, reference, scoring, out, judge)
     except (StoreError, SuiteError, UnknownVerifier, VerifierUnavailable) as exc:
         raise fail(str(exc)) from None
 

@@ -6,13 +6,20 @@ settings, the caller's provider mirror), the task's Rego intent on the plan JSON
 configuration when there is no plan — HCL structure checks and checkov ids that must pass. For code:
 the hidden tests, run in the sandbox by the ``tests`` verifier.
 
-Checks that cannot run here (a Rego builtin regopy lacks, a data source that needs the AWS API, no
-checkov) set ``unsupported``: their own verdict, never counted as a model failure.
+Three verdicts: pass, fail, and **undecided: <reason>** — the environment, not the model, stopped the
+judge (a Rego builtin regopy lacks, a data source that needs the AWS API, ``file()`` of a path outside
+the configuration such as ``~/.ssh/…``, a provider or provider version the mirror lacks, no checkov).
+Undecided cells are left out of every rate and listed in the reports, never counted as model failures.
+
+Two judges rule on the same plan: **strict** (the task's own policy: IaC-Eval's, unchanged, comparable
+with the literature) and **fair** (``evals/fair.py``: the suite's corrected policy where the prompt does
+not state what the original demands, and unknown-at-plan references resolved from the configuration).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import tempfile
 import threading
@@ -24,6 +31,7 @@ from typing import Any
 from tfagent.evals.judge_hcl import attribute_check, parse_blocks, required_types_check
 from tfagent.evals.suite import Task
 from tfagent.evals.suite_fields import FieldError, rego_package, safe_relative
+from tfagent.evals.verdicts import JUDGES, NoFairVerdict, stored_undecided, verdict_outcome  # noqa: F401 (re-exported)
 from tfagent.verifiers.base import Verdict, Verifier, VerifyContext, VerifyOptions
 from tfagent.verifiers.terraform.hcl import HclParseError
 
@@ -31,32 +39,55 @@ OFFLINE_DATA_SOURCE = "offline_data_source"  # the plan verifier's rule for data
 _instances: dict[str, Verifier] = {}
 _instances_lock = threading.Lock()
 
+_NO_FILE = re.compile(r'no file exists at "?([^";\s]+)"?')
+
 
 @dataclass
 class JudgeVerdict:
+    """The strict verdict (``ok``, ``checks``, ``undecided``) and the fair one beside it (``fair``:
+    ``{ok, checks, undecided, correction, resolved}``; None when the fair judge was not asked)."""
+
     ok: bool
     checks: list[dict[str, Any]] = field(default_factory=list)  # {name, ok, detail}
-    unsupported: str | None = None  # why the judge could not decide here (not a model failure)
+    undecided: str | None = None  # why the judge could not decide here (not a model failure)
     seconds: float = 0.0
+    fair: dict[str, Any] | None = None
+
+    @property
+    def unsupported(self) -> str | None:  # the earlier name of ``undecided``
+        return self.undecided
+
+    def status(self, judge: str = "strict") -> str:
+        """"pass", "fail" or "undecided: <reason>" under ``judge``."""
+        ok, undecided = verdict_outcome(self.to_dict(), judge)
+        return f"undecided: {undecided}" if undecided else ("pass" if ok else "fail")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "checks": [dict(c) for c in self.checks], "unsupported": self.unsupported,
+        data = {"ok": self.ok, "checks": [dict(c) for c in self.checks], "undecided": self.undecided,
                 "seconds": round(self.seconds, 4)}
+        if self.fair is not None:
+            data["fair"] = {**self.fair, "checks": [dict(c) for c in self.fair.get("checks", [])]}
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "JudgeVerdict":
         return cls(ok=bool(data["ok"]), checks=[dict(c) for c in data.get("checks", [])],
-                   unsupported=data.get("unsupported"), seconds=float(data.get("seconds", 0.0)))
+                   undecided=stored_undecided(data), seconds=float(data.get("seconds", 0.0)),
+                   fair=dict(data["fair"]) if isinstance(data.get("fair"), dict) else None)
 
 
 def judge_task(task: Task, files: dict[str, str], *, options: VerifyOptions,
-               keep_dir: Path | None = None) -> JudgeVerdict:
+               keep_dir: Path | None = None, judges: tuple[str, ...] = JUDGES) -> JudgeVerdict:
     """Judge a task's final files. ``files`` are copied into a scratch folder (removed afterwards
-    unless ``keep_dir`` is given, which then receives the scratch copy for inspection)."""
+    unless ``keep_dir`` is given, which then receives the scratch copy for inspection). ``judges``:
+    "strict" always rules; with "fair" the fair verdict is computed beside it (same plan)."""
+    unknown = [j for j in judges if j not in JUDGES]
+    if unknown:
+        raise ValueError(f"unknown judge {unknown[0]!r} (known: {', '.join(JUDGES)})")
     start = time.perf_counter()
     scratch = Path(tempfile.mkdtemp(prefix=f"tfagent-judge-{task.id}-"))
+    run = _JudgeRun(task, scratch, options, fair="fair" in judges)
     try:
-        run = _JudgeRun(task, scratch, options)
         if not files:
             run.add("files", False, "no files to judge")
         else:
@@ -68,9 +99,9 @@ def judge_task(task: Task, files: dict[str, str], *, options: VerifyOptions,
             shutil.copytree(scratch, keep_dir, dirs_exist_ok=True)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    ok = run.unsupported is None and bool(run.checks) and all(c["ok"] for c in run.checks)
-    return JudgeVerdict(ok=ok, checks=run.checks, unsupported=run.unsupported,
-                        seconds=time.perf_counter() - start)
+    ok = run.undecided is None and bool(run.checks) and all(c["ok"] for c in run.checks)
+    return JudgeVerdict(ok=ok, checks=run.checks, undecided=run.undecided, seconds=time.perf_counter() - start,
+                        fair=run.fair_verdict() if "fair" in judges else None)
 
 
 JUDGE_STAGES = ("plan", "checkov", "tests")  # the verifiers a task's judge may name
@@ -88,7 +119,7 @@ def _verifier(name: str) -> Verifier:
             info = discover().get(name)
             if info is None or info.cls is None:
                 raise ValueError(f"the judge's stage {name!r} is not registered: {info.load_error if info else 'no entry point'}")
-            _instances[name] = info.cls()  # availability is the stage's own business (missing checkov → unsupported)
+            _instances[name] = info.cls()  # availability is the stage's own business (missing checkov → undecided)
         return _instances[name]
 
 
@@ -108,20 +139,72 @@ def _summary(verdict: Verdict, limit: int = 5) -> str:
     return "; ".join(parts) + more if parts else (verdict.note or "failed")
 
 
+def environment_problem(verdict: Verdict, workdir: Path) -> str | None:
+    """Why a failed plan is the environment's doing rather than the model's, or None.
+
+    - ``file()`` (or ``filebase64``, ``templatefile``…) of a path outside the configuration (``~/.ssh/…``,
+      an absolute path): the model cannot ship that file, and the judging machine lacks it;
+    - a provider that exists in the public registry (``validate.KNOWN_PROVIDERS``) but not in the mirror,
+      or not in a version the configuration accepts. (A hallucinated type's provider — ``s3_bucket`` →
+      hashicorp/s3 — is reported by validate as an unknown resource type: the model's error.)"""
+    from tfagent.prompts import render_line
+    from tfagent.verifiers.terraform.validate import KNOWN_PROVIDERS
+
+    for diag in verdict.errors or verdict.diagnostics:
+        text = f"{diag.summary} {diag.detail or ''}"
+        missing = _NO_FILE.search(text)
+        if missing and _outside(missing.group(1), workdir):
+            return f"reads {missing.group(1)}, a file outside the configuration this machine does not have"
+        if diag.category != "provider":
+            continue
+        address = re.search(r"\b([\w.-]+/)?([\w-]+/[\w-]+)\b", diag.summary)
+        source = address.group(2) if address else ""
+        if source and diag.summary == render_line("diag_provider_unavailable", address=source) \
+                and source.split("/")[-1] in KNOWN_PROVIDERS:
+            return f"provider {source} cannot be installed here (not in the provider mirror in a version the configuration accepts)"
+    return None
+
+
+def _outside(path: str, workdir: Path) -> bool:
+    if path.startswith("~") or path.startswith("/"):
+        return not Path(path).expanduser().resolve().is_relative_to(workdir.resolve())
+    return not (workdir / path).resolve().is_relative_to(workdir.resolve())
+
+
 class _JudgeRun:
-    def __init__(self, task: Task, scratch: Path, options: VerifyOptions):
+    def __init__(self, task: Task, scratch: Path, options: VerifyOptions, fair: bool = False):
         self.task = task
         self.workdir = scratch / "work"
         self.scratch = scratch
         self.options = options
         self.checks: list[dict[str, Any]] = []
-        self.unsupported: str | None = None
+        self.env_undecided: str | None = None  # the environment stopped a stage: both judges undecided
+        self.rego_undecided: dict[str, str | None] = {"strict": None, "fair": None}
+        self.fair = fair
+        self.fair_checks: list[dict[str, Any]] = []  # the fair judge's Rego checks (the strict ones are in checks)
+        self.resolved: list[str] = []  # unknown-at-plan references the fair judge resolved
+
+    @property
+    def undecided(self) -> str | None:
+        return self.env_undecided or self.rego_undecided["strict"]
 
     def add(self, name: str, ok: bool, detail: str = "") -> None:
         self.checks.append({"name": name, "ok": bool(ok), "detail": detail})
 
-    def mark_unsupported(self, reason: str) -> None:
-        self.unsupported = self.unsupported or reason
+    def mark_undecided(self, reason: str) -> None:
+        self.env_undecided = self.env_undecided or reason
+
+    def fair_verdict(self) -> dict[str, Any]:
+        """Every check but the strict Rego intents is shared; the fair Rego checks take their place."""
+        if self.task.judge.rego:
+            checks = [dict(c) for c in self.checks if not c["name"].startswith("rego:")] + self.fair_checks
+        else:  # no intent to correct: the fair verdict is the strict one
+            checks = [dict(c) for c in self.checks]
+        undecided = self.env_undecided or self.rego_undecided["fair"]
+        correction = self.task.judge.fair
+        return {"ok": undecided is None and bool(checks) and all(c["ok"] for c in checks), "checks": checks,
+                "undecided": undecided, "correction": correction.reason if correction is not None else None,
+                "resolved": list(self.resolved)}
 
     def ok_so_far(self) -> bool:
         return all(c["ok"] for c in self.checks)
@@ -160,24 +243,22 @@ class _JudgeRun:
         try:
             verifier = _verifier(name)
         except ImportError as exc:
-            self.mark_unsupported(f"judge stage {name!r} is not installed: {exc}")
+            self.mark_undecided(f"judge stage {name!r} is not installed: {exc}")
             return None, ctx
         available, reason = verifier.available()
         if not available:
-            self.mark_unsupported(f"judge stage {name!r} cannot run here: {reason}")
+            self.mark_undecided(f"judge stage {name!r} cannot run here: {reason}")
             return None, ctx
         try:
             return verifier.verify(ctx), ctx
         except Exception as exc:  # a crashing stage is the judge's problem, not the model's: reported
             self.add(name, False, f"judge stage crashed: {type(exc).__name__}: {exc}")
-            self.mark_unsupported(f"judge stage {name!r} crashed: {type(exc).__name__}: {exc}")
+            self.mark_undecided(f"judge stage {name!r} crashed: {type(exc).__name__}: {exc}")
             return None, ctx
 
     def _hcl(self) -> None:
-        files = {str(p.relative_to(self.workdir).as_posix()): p.read_text(encoding="utf-8")
-                 for p in self.workdir.rglob("*.tf")}
         try:
-            blocks = parse_blocks(files)
+            blocks = parse_blocks(self._tf_files())
         except HclParseError as exc:
             self.add("hcl:parse", False, str(exc))
             return
@@ -185,6 +266,10 @@ class _JudgeRun:
             self.checks.append(required_types_check(blocks, self.task.judge.hcl_resources))
         for check in self.task.judge.hcl_checks:
             self.checks.append(attribute_check(blocks, check))
+
+    def _tf_files(self) -> dict[str, str]:
+        return {str(p.relative_to(self.workdir).as_posix()): p.read_text(encoding="utf-8")
+                for p in self.workdir.rglob("*.tf")}
 
     def _plan(self) -> dict[str, Any] | None:
         artifacts = self.scratch / "artifacts"
@@ -195,42 +280,72 @@ class _JudgeRun:
             return None
         needs_api = [d for d in verdict.diagnostics if d.rule == OFFLINE_DATA_SOURCE]
         if not verdict.ok:
+            environment = environment_problem(verdict, self.workdir)
+            if environment:
+                self.mark_undecided(environment)
             self.add("plan", False, _summary(verdict))
             return None
         path = ctx.artifacts.get("plan_json") or verdict.artifacts.get("plan_json")
         if not path or not Path(path).is_file():
             if needs_api:  # a data source read at plan time: only real AWS can decide this task
-                self.mark_unsupported(f"plan needs the AWS API: {needs_api[0].summary}")
+                self.mark_undecided(f"plan needs the AWS API: {needs_api[0].summary}")
             self.add("plan", False, verdict.note or "the plan verifier produced no plan JSON")
             return None
         self.add("plan", True, verdict.note)
         return json.loads(Path(path).read_text(encoding="utf-8"))
 
     def _rego(self, plan_json: dict[str, Any] | None) -> None:
-        from tfagent.verifiers.policy.rego import evaluate_policy, load_input
+        from tfagent.verifiers.policy.rego import load_input
 
+        strict = list(self.task.judge.rego)
+        correction = self.task.judge.fair
+        fair = list(correction.rego) if correction is not None and correction.rego else strict
         if self.task.judge.plan_required and plan_json is None:
-            for intent in self.task.judge.rego:
+            for intent in strict:
                 self.add(f"rego:{intent.name}", False, "not evaluated: no plan")
+            self.fair_checks = [{"name": f"rego:{i.name}", "ok": False, "detail": "not evaluated: no plan"} for i in fair]
             return
         try:
             input_obj = plan_json if plan_json is not None else load_input(self.workdir)
         except ValueError as exc:  # HclParseError (file:line) or an unreadable plan JSON
-            for intent in self.task.judge.rego:
+            for intent in strict:
                 self.add(f"rego:{intent.name}", False, f"not evaluated: {exc}")
+            self.fair_checks = [{"name": f"rego:{i.name}", "ok": False, "detail": f"not evaluated: {exc}"} for i in fair]
             return
-        for intent in self.task.judge.rego:
+        self.checks += self._evaluate(strict, input_obj, "strict")
+        if self.fair:
+            fair_input = input_obj
+            if plan_json is not None:
+                fair_input, self.resolved = self._resolved(plan_json)
+            self.fair_checks = self._evaluate(fair, fair_input, "fair")
+
+    def _resolved(self, plan_json: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+        from tfagent.evals.fair import bare_references, resolve_unknowns
+
+        try:
+            blocks = parse_blocks(self._tf_files())
+        except HclParseError:  # it planned, so it parses; a file python-hcl2 cannot read resolves nothing
+            return plan_json, []
+        return resolve_unknowns(plan_json, bare_references(blocks))
+
+    def _evaluate(self, intents, input_obj: dict[str, Any], judge: str) -> list[dict[str, Any]]:
+        from tfagent.verifiers.policy.rego import evaluate_policy
+
+        checks = []
+        for intent in intents:
             query = self.task.judge.rego_query or f"data.{rego_package(intent.text) or 'terraform.validation'}"
             outcome = evaluate_policy(intent.text, input_obj, query=query)
+            name = f"rego:{intent.name}"
             if outcome.unsupported_builtin:
-                self.mark_unsupported(f"Rego builtin {outcome.unsupported_builtin} is not supported by regopy "
-                                      f"({intent.name})")
-                self.add(f"rego:{intent.name}", False, f"unsupported builtin {outcome.unsupported_builtin}")
+                self.rego_undecided[judge] = self.rego_undecided[judge] or (
+                    f"Rego builtin {outcome.unsupported_builtin} is not supported by regopy ({intent.name})")
+                checks.append({"name": name, "ok": False, "detail": f"unsupported builtin {outcome.unsupported_builtin}"})
             elif outcome.error:
-                self.add(f"rego:{intent.name}", False, f"policy error: {outcome.error}")
+                checks.append({"name": name, "ok": False, "detail": f"policy error: {outcome.error}"})
             else:
                 failed = ", ".join(outcome.failed_rules)
-                self.add(f"rego:{intent.name}", outcome.ok, f"false rules: {failed}" if failed else "all rules true")
+                checks.append({"name": name, "ok": outcome.ok, "detail": f"false rules: {failed}" if failed else "all rules true"})
+        return checks
 
     def _checkov(self) -> None:
         verdict, _ = self._run_stage("checkov", self.options)

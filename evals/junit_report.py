@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from tfagent.evals.store import RUN_SCORING, CellKey, Store
+from tfagent.evals.verdicts import stored_undecided
 from tfagent.verifiers.formats.junit import Case, Suite, diagnostics_text, first_line, to_junit_xml
 
 
@@ -60,8 +61,8 @@ def _case(store: Store, run_id: str, key: CellKey, classname: str, name: str, ju
     final = next((a for a in attempts if a.number == judged["attempt"]), attempts[-1] if attempts else None)
     case.seconds = sum(a.model_seconds + a.verify_seconds for a in attempts if a.number <= judged["attempt"])
     case.output = f"attempts: {judged['attempt']}; in-loop verdict: {'verified' if final and final.ok else 'not verified'}"
-    if verdict.get("unsupported"):
-        case.skipped = f"the judge cannot decide here: {verdict['unsupported']}"
+    if stored_undecided(verdict):
+        case.skipped = f"undecided: {stored_undecided(verdict)} (the judge cannot decide here)"
     elif not judged["ok"]:
         diagnostics = diagnostics_text(final.diagnostics) if final else ""
         checks = _failed_checks(verdict)

@@ -56,6 +56,7 @@ class LadderOptions:
     quant_dir: Path | None = None
     notes: list[str] = field(default_factory=list)
     defaults: dict = field(default_factory=dict)  # the config's [defaults]: cells verify as a CLI run would
+    judge: str = "both"  # which verdicts the report shows (strict, fair, both); cells store both
 
     @property
     def store_path(self) -> Path:
@@ -212,7 +213,7 @@ def run_ladder(source: Path | None, types: list[str], opts: LadderOptions, *, en
         started = time.monotonic()
         from tfagent.evals.report_ladder import write_ladder_report
 
-        paths = write_ladder_report(store, run_id, opts.out, notes=notes, phases=clock.totals())
+        paths = write_ladder_report(store, run_id, opts.out, notes=notes, phases=clock.totals(), judge=opts.judge)
         clock.phase("report", time.monotonic() - started)
     return {"run_id": run_id, "errors": errors, "paths": paths, "rungs": rungs, "notes": notes}
 

@@ -46,8 +46,10 @@ def _split(text: str | None) -> list[str]:
               help="Report, store (ladder.db) and wall-time accounting go here; re-run with the same --out to resume.")
 @click.option("--quant-dir", type=click.Path(path_type=Path, file_okay=False), help="Where the quants go (default: the cache).")
 @click.option("--ready-timeout", type=float, default=SERVE_READY_TIMEOUT, show_default=True)
+@click.option("--judge", type=click.Choice(["strict", "fair", "both"]), default="both", show_default=True,
+              help="Which verdicts the report shows: strict (each task's own intent), fair (corrected intents), or both.")
 def ladder_command(model, types_, suite, endpoints, task_ids, limit, max_attempts, samples, parallel, ctx, max_tokens,
-                   threads, gpu_layers, layout, spec, backend, provider_mirror, out, quant_dir, ready_timeout) -> None:
+                   threads, gpu_layers, layout, spec, backend, provider_mirror, out, quant_dir, ready_timeout, judge) -> None:
     """Quantize a ladder, serve each quant, run a suite with retries on all, report.
 
     MODEL is quantized to --types (the highest bpw is the reference) and the ladder report is written
@@ -68,7 +70,7 @@ def ladder_command(model, types_, suite, endpoints, task_ids, limit, max_attempt
     opts = LadderOptions(suite=loaded, tasks=tasks, out=out, max_attempts=max_attempts, samples=samples, parallel=parallel,
                          ctx=ctx, threads=threads, gpu_layers=gpu_layers, layout=layout, spec=spec, backend=backend,
                          provider_mirror=provider_mirror, ready_timeout=ready_timeout, max_tokens=max_tokens,
-                         quant_dir=quant_dir, defaults=_config_defaults())
+                         quant_dir=quant_dir, defaults=_config_defaults(), judge=judge)
     chosen = None
     if endpoints:
         from tfagent.evals.cli import _check_servers, _endpoints

@@ -49,7 +49,7 @@ class CellFacts:
     sample: int
     attempts: tuple[AttemptFacts, ...]
     judge_ok: bool
-    unsupported: bool = False  # the judge could not decide here: left out of every rate, counted apart
+    undecided: bool = False  # the judge could not decide here: left out of every rate, counted apart
 
     @property
     def stop(self) -> int:
@@ -207,7 +207,7 @@ def versus_reference(here: list[CellFacts], reference: list[CellFacts], retries:
 
 def endpoint_figures(
     name: str, bpw: float | None, cells: list[CellFacts], max_attempts: int, reference: list[CellFacts] | None,
-    unsupported: int = 0,
+    undecided: int = 0,
 ) -> dict[str, Any]:
     top = max_attempts - 1
     curve = pass_curve(cells, max_attempts)
@@ -215,7 +215,7 @@ def endpoint_figures(
         "endpoint": name,
         "bpw": bpw,
         "cells": len(cells),
-        "unsupported": unsupported,
+        "undecided": undecided,
         "first_try": curve[0],
         "with_retry": curve[top],
         "pass_at_k": curve,
@@ -289,18 +289,18 @@ def summarize(
     if reference is not None and reference not in endpoints:
         raise ValueError(f"reference endpoint {reference!r} is not one of {sorted(endpoints)}")
     by_endpoint: dict[str, list[CellFacts]] = {name: [] for name in endpoints}
-    unsupported: Counter[str] = Counter()
+    undecided: Counter[str] = Counter()
     for cell in cells:
         if cell.endpoint not in by_endpoint:
             raise ValueError(f"cell of unknown endpoint {cell.endpoint!r} (task {cell.task_id})")
-        if cell.unsupported:
-            unsupported[cell.endpoint] += 1
+        if cell.undecided:
+            undecided[cell.endpoint] += 1
         else:
             by_endpoint[cell.endpoint].append(cell)
     ref_cells = by_endpoint[reference] if reference else None
     figures = [
         endpoint_figures(name, bpw, by_endpoint[name], max_attempts, ref_cells if name != reference else None,
-                         unsupported[name])
+                         undecided[name])
         for name, bpw in endpoints.items()
     ]
     points = budget_points(figures)

@@ -126,7 +126,7 @@ def ladder_summary(cells: list[CellFacts], *, endpoints: dict[str, float | None]
     summary = summarize(cells, endpoints=endpoints, max_attempts=max_attempts, reference=reference)
     by_endpoint: dict[str, list[CellFacts]] = {name: [] for name in endpoints}
     for cell in cells:
-        if not cell.unsupported:
+        if not cell.undecided:
             by_endpoint[cell.endpoint].append(cell)
     for fig in summary["endpoints"]:
         mine = by_endpoint[fig["endpoint"]]

@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tfagent.agent.core.output import atomic_write
+from tfagent.evals.verdicts import JUDGES, judges_of, verdict_outcome
 
 COLUMNS = ("quant", "bpw", "first try [95% CI]", "with retry [95% CI]", "uplift [95% CI]", "recovery",
            "flips vs ref", "p", "s/solved", "tok/solved")
@@ -53,48 +54,115 @@ def number(value: float | None, digits: int = 1) -> str:
     return "–" if value is None else f"{value:,.{digits}f}"
 
 
-def table_rows(summary: dict[str, Any]) -> list[list[str]]:
+def judge_summaries(summary: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(judge, its summary) for each judge the report holds, the primary one first."""
+    primary = summary.get("judge", "strict")
+    out = [(primary, summary)]
+    out += [(j, summary[j]) for j in JUDGES if j != primary and isinstance(summary.get(j), dict)]
+    return out
+
+
+def columns(summary: dict[str, Any]) -> tuple[str, ...]:
+    """The table's header: a ``judge`` column after ``quant`` when the report holds both verdicts."""
+    return COLUMNS if len(judge_summaries(summary)) == 1 else (COLUMNS[0], "judge") + COLUMNS[1:]
+
+
+def _figure_row(fig: dict[str, Any], summary: dict[str, Any]) -> list[str]:
     top = str(summary["max_attempts"] - 1)
-    rows = []
-    for fig in summary["endpoints"]:
-        cost = fig["cost"][top]
-        tokens = None
-        if cost["solved"]:
-            tokens = (cost["prompt_tokens"] + cost["completion_tokens"]) / cost["solved"]
-        flips, p_value = flips_cell(fig, summary["reference"])
-        rows.append([
-            fig["endpoint"], number(fig["bpw"], 2), rate_cell(fig["first_try"]), rate_cell(fig["with_retry"]),
+    cost = fig["cost"][top]
+    tokens = None
+    if cost["solved"]:
+        tokens = (cost["prompt_tokens"] + cost["completion_tokens"]) / cost["solved"]
+    flips, p_value = flips_cell(fig, summary["reference"])
+    return [fig["endpoint"], number(fig["bpw"], 2), rate_cell(fig["first_try"]), rate_cell(fig["with_retry"]),
             uplift_cell(fig["uplift"]), pct(fig["recovery"]["rate"]), flips, p_value,
-            number(cost["seconds_per_solved"]), number(tokens, 0),
-        ])
+            number(cost["seconds_per_solved"]), number(tokens, 0)]
+
+
+def table_rows(summary: dict[str, Any]) -> list[list[str]]:
+    """One row per endpoint; with both judges, one per endpoint and judge (strict first)."""
+    judged = judge_summaries(summary)
+    if len(judged) == 1:
+        return [_figure_row(fig, summary) for fig in summary["endpoints"]]
+    rows = []
+    for index, fig in enumerate(summary["endpoints"]):
+        for judge, part in judged:
+            row = _figure_row(part["endpoints"][index], part)
+            rows.append([row[0], judge] + row[1:])
     return rows
 
 
 # ---------------------------------------------------------------- from the store
 
 
-def summary_for_run(store, run_id: str, *, reference: str | None = None, scoring: str = "run") -> tuple[dict[str, Any], dict[str, Any]]:
-    """(metrics summary, metadata) of a stored run; raises ValueError for an unknown reference."""
+def summary_for_run(store, run_id: str, *, reference: str | None = None, scoring: str = "run",
+                    judge: str = "both") -> tuple[dict[str, Any], dict[str, Any]]:
+    """(metrics summary, metadata) of a stored run under ``judge`` ("strict", "fair" or "both": the
+    strict summary with the fair one under ``summary["fair"]``). "both" on a store judged before the fair
+    judge existed reports strict alone and says so in ``meta["judge_note"]``; "fair" there is an error.
+    Raises ValueError for an unknown reference or judge, StoreError for a missing fair verdict."""
     from tfagent.evals.metrics import summarize
 
+    judges = judges_of(judge)
     run = store.run(run_id)
     spec = run["spec"]
+    note = ""
+    if judge == "both" and not store.has_judge(run_id, scoring, "fair"):
+        judges = ("strict",)
+        note = (f"fair verdicts are not stored for scoring {scoring!r} (judged before the fair judge existed): "
+                f"`tfagent eval rescore {run_id}` adds them")
     endpoints = {e["name"]: e.get("bpw") for e in spec["endpoints"]}
-    cells = store.cell_facts(run_id, scoring)
-    summary = summarize(cells, endpoints=endpoints, max_attempts=spec["max_attempts"], reference=reference)
+    summaries = {}
+    for name in judges:
+        cells = store.cell_facts(run_id, scoring, name)
+        summaries[name] = summarize(cells, endpoints=endpoints, max_attempts=spec["max_attempts"], reference=reference)
+        summaries[name]["judge"] = name
+        summaries[name]["undecided_cells"] = store.undecided_cells(run_id, scoring, name)
+    summary = summaries[judges[0]]
+    for name in judges[1:]:
+        summary[name] = summaries[name]
+    if len(judges) > 1:
+        summary["judge_comparison"] = judge_comparison(store.judgments(run_id, scoring))
     meta = {
         "run_id": run_id,
         "suite": run["suite"],
         "scoring": scoring,
+        "judges": list(judges),
         "samples": spec["samples"],
         "max_attempts": spec["max_attempts"],
         "tasks": len(spec["tasks"]),
         "cells": len(spec["tasks"]) * spec["samples"] * len(endpoints),
-        "complete": len(cells),
+        "complete": len(store.cell_facts(run_id, scoring, judges[0])),
         "endpoints": spec["endpoints"],
         "attribution": spec.get("attribution", ""),
     }
+    if note:
+        meta["judge_note"] = note
     return summary, meta
+
+
+def judge_comparison(judged: dict) -> dict[str, Any]:
+    """Which tasks the fair judge corrects (reason), and the cells whose final verdict differs between
+    the judges (strict → fair), from the stored verdicts alone."""
+    corrections: dict[str, str] = {}
+    resolved: dict[str, list[str]] = {}
+    flips = []
+    for key, entry in sorted(judged.items()):
+        verdict = entry["verdict"]
+        fair = verdict.get("fair") or {}
+        if fair.get("correction"):
+            corrections[key.task_id] = fair["correction"]
+        if fair.get("resolved"):
+            resolved.setdefault(key.task_id, fair["resolved"])
+        strict_ok, strict_undecided = verdict_outcome(verdict, "strict")
+        fair_ok, fair_undecided = verdict_outcome(verdict, "fair")
+        before = "undecided" if strict_undecided else ("pass" if strict_ok else "fail")
+        after = "undecided" if fair_undecided else ("pass" if fair_ok else "fail")
+        if before != after:
+            flips.append({"endpoint": key.endpoint, "task": key.task_id, "sample": key.sample, "strict": before,
+                          "fair": after, "why": fair.get("correction") or "; ".join(fair.get("resolved") or []) or ""})
+    return {"corrections": [{"task": t, "reason": r} for t, r in sorted(corrections.items())],
+            "resolved": resolved, "flips": flips}
 
 
 # ---------------------------------------------------------------- terminal
@@ -105,8 +173,8 @@ def render_table(summary: dict[str, Any], console: Console | None = None, title:
         # Piped output (CI logs, files) is not limited to 80 columns: keep each endpoint on one line.
         console = Console(no_color=bool(os.environ.get("NO_COLOR")) or None, width=None if sys.stdout.isatty() else 160)
     table = Table(title=title or None, header_style="bold")
-    for name in COLUMNS:
-        table.add_column(name, justify="left" if name == "quant" else "right")
+    for name in columns(summary):
+        table.add_column(name, justify="left" if name in ("quant", "judge") else "right")
     for row in table_rows(summary):
         table.add_row(*row)
     console.print(table)
@@ -115,6 +183,30 @@ def render_table(summary: dict[str, Any], console: Console | None = None, title:
         f"intervals: Wilson 95 %, uplift Newcombe paired, p: exact McNemar vs reference (with retry)",
         highlight=False,
     )
+    for line in judge_lines(summary):
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
+
+
+def judge_lines(summary: dict[str, Any]) -> list[str]:
+    """What the judges say beyond the table: strict vs fair (corrections, cells that differ) and the
+    cells each judge left undecided, with the reason."""
+    lines = []
+    judged = judge_summaries(summary)
+    comparison = summary.get("judge_comparison")
+    if comparison is not None:
+        lines.append(f"judges: strict = the suite's own intents (IaC-Eval's, unchanged); fair = "
+                     f"{len(comparison['corrections'])} corrected intent(s) + unknown-at-plan references resolved")
+        for item in comparison["corrections"]:
+            lines.append(f"  corrected {item['task']}: {item['reason']}")
+        for flip in comparison["flips"]:
+            lines.append(f"  {flip['endpoint']} {flip['task']}#{flip['sample']}: strict {flip['strict']} → fair "
+                         f"{flip['fair']}" + (f" ({flip['why']})" if flip["why"] else ""))
+        if not comparison["flips"]:
+            lines.append("  no cell's verdict differs between the judges")
+    for judge, part in judged:
+        for cell in part.get("undecided_cells", []):
+            lines.append(f"undecided ({judge}): {cell['endpoint']} {cell['task']}#{cell['sample']}: {cell['reason']}")
+    return lines
 
 
 # ---------------------------------------------------------------- files
@@ -148,22 +240,32 @@ def flip_lines(summary: dict[str, Any], budget: str = "with_retry") -> list[tupl
 
 def markdown(summary: dict[str, Any], meta: dict[str, Any]) -> str:
     out = [f"# Eval report: {meta.get('suite', '')}", "", _meta_line(meta), ""]
-    out += ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    header = columns(summary)
+    out += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     out += ["| " + " | ".join(row) + " |" for row in table_rows(summary)]
-    out += ["", "## Pass rate by retry budget", "", "| quant | " + " | ".join(f"k={k}" for k in range(summary["max_attempts"])) + " |",
-            "|---|" + "---|" * summary["max_attempts"]]
-    for fig in summary["endpoints"]:
-        out.append(f"| {fig['endpoint']} | " + " | ".join(rate_cell(e) for e in fig["pass_at_k"]) + " |")
-    out += ["", f"## Flips vs reference ({summary['reference'] or 'none'})", ""]
-    out += [f"- **{name}** lost: {lost}; gained: {gained}" for name, lost, gained in flip_lines(summary)] or ["- no reference"]
-    out += [f"- **{name}** on the first try lost: {lost}; gained: {gained}"
-            for name, lost, gained in flip_lines(summary, "first_try")]
+    if meta.get("judge_note"):
+        out += ["", f"Note: {meta['judge_note']}."]
+    judged = judge_summaries(summary)
+    for judge, part in judged:
+        suffix = f" ({judge} judge)" if len(judged) > 1 else ""
+        out += ["", f"## Pass rate by retry budget{suffix}", "",
+                "| quant | " + " | ".join(f"k={k}" for k in range(part["max_attempts"])) + " |",
+                "|---|" + "---|" * part["max_attempts"]]
+        for fig in part["endpoints"]:
+            out.append(f"| {fig['endpoint']} | " + " | ".join(rate_cell(e) for e in fig["pass_at_k"]) + " |")
+    for judge, part in judged:
+        suffix = f", {judge} judge" if len(judged) > 1 else ""
+        out += ["", f"## Flips vs reference ({part['reference'] or 'none'}{suffix})", ""]
+        out += [f"- **{name}** lost: {lost}; gained: {gained}" for name, lost, gained in flip_lines(part)] or ["- no reference"]
+        out += [f"- **{name}** on the first try lost: {lost}; gained: {gained}"
+                for name, lost, gained in flip_lines(part, "first_try")]
+    out += judge_markdown(summary)
     out += ["", "## Error categories over failed attempts", ""]
     for fig in summary["endpoints"]:
         cats = ", ".join(f"{k} {v}" for k, v in fig["error_categories"].items()) or "none"
         out.append(f"- **{fig['endpoint']}**: {cats}; well-formed replies {pct(fig['well_formed']['rate'])}; "
                    f"judge rejected {fig['judge_rejections']} verifier-accepted answers; "
-                   f"{fig['unsupported']} cells the judge could not decide here (left out of the rates); "
+                   f"{fig['undecided']} cells the judge could not decide here (left out of the rates); "
                    f"{repeat_text(fig)}")
     out += ["", "## Bits for retries: Pareto frontier", "", "| quant | bpw | retries k | success | s/solved |", "|---|---|---|---|---|"]
     out += [f"| {p['endpoint']} | {number(p['bpw'], 2)} | {p['k']} | {pct(p['success'])} | {number(p['seconds_per_solved'])} |"
@@ -174,8 +276,28 @@ def markdown(summary: dict[str, Any], meta: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def judge_markdown(summary: dict[str, Any]) -> list[str]:
+    """The judges' section: corrected tasks with reasons, cells whose verdict differs, undecided cells."""
+    out = []
+    comparison = summary.get("judge_comparison")
+    if comparison is not None:
+        out += ["", "## Strict and fair judges", "",
+                "Strict: each task's own intent (IaC-Eval's, unchanged, comparable with the literature). Fair: the "
+                "suite's corrected intent where the original demands what the prompt does not state "
+                "(`corrections.yaml`), and planned values unknown only because they reference another resource "
+                "resolved from the configuration.", "", "Corrected tasks:", ""]
+        out += [f"- `{c['task']}`: {c['reason']}" for c in comparison["corrections"]] or ["- none in this run"]
+        out += ["", "Cells whose final verdict differs (strict → fair):", ""]
+        out += [f"- {f['endpoint']} `{f['task']}`#{f['sample']}: {f['strict']} → {f['fair']}"
+                + (f" — {f['why']}" if f["why"] else "") for f in comparison["flips"]] or ["- none"]
+    undecided = [(judge, cell) for judge, part in judge_summaries(summary) for cell in part.get("undecided_cells", [])]
+    out += ["", "## Undecided cells (left out of the rates)", ""]
+    out += [f"- {judge}: {c['endpoint']} `{c['task']}`#{c['sample']}: undecided: {c['reason']}" for judge, c in undecided] or ["- none"]
+    return out
+
+
 def _meta_line(meta: dict[str, Any]) -> str:
-    keys = ("run_id", "samples", "max_attempts", "tasks", "complete", "cells", "scoring")
+    keys = ("run_id", "samples", "max_attempts", "tasks", "complete", "cells", "scoring", "judges")
     return " · ".join(f"{k}: {meta[k]}" for k in keys if k in meta)
 
 
@@ -302,11 +424,30 @@ def repeat_text(fig: dict[str, Any]) -> str:
             f"{r['same_errors']} left the same errors")
 
 
+def _judges_html(summary: dict[str, Any]) -> str:
+    comparison = summary.get("judge_comparison")
+    parts = []
+    if comparison is not None:
+        parts += ["<h2>Strict and fair judges</h2>",
+                  "<p class='note'>Strict: each task's own intent (IaC-Eval's, unchanged). Fair: the suite's corrected "
+                  "intent where the original demands what the prompt does not state, and unknown-at-plan references "
+                  "resolved from the configuration.</p>",
+                  _html_table(["task", "correction"], [[c["task"], c["reason"]] for c in comparison["corrections"]], (1,)),
+                  _html_table(["quant", "task#sample", "strict", "fair", "why"],
+                              [[f["endpoint"], f"{f['task']}#{f['sample']}", f["strict"], f["fair"], f["why"]]
+                               for f in comparison["flips"]], (1, 4))]
+    rows = [[judge, c["endpoint"], f"{c['task']}#{c['sample']}", c["reason"]]
+            for judge, part in judge_summaries(summary) for c in part.get("undecided_cells", [])]
+    parts += ["<h2>Undecided cells (left out of the rates)</h2>",
+              _html_table(["judge", "quant", "task#sample", "reason"], rows, (2, 3)) if rows else "<p class='note'>none</p>"]
+    return "\n".join(parts)
+
+
 def html_page(summary: dict[str, Any], meta: dict[str, Any], images: dict[str, str]) -> str:
     k_header = ["quant"] + [f"k={k}" for k in range(summary["max_attempts"])]
     k_rows = [[f["endpoint"]] + [rate_cell(e) for e in f["pass_at_k"]] for f in summary["endpoints"]]
     err_rows = [[f["endpoint"], ", ".join(f"{k} {v}" for k, v in f["error_categories"].items()) or "none",
-                 pct(f["well_formed"]["rate"]), str(f["judge_rejections"]), str(f["unsupported"]),
+                 pct(f["well_formed"]["rate"]), str(f["judge_rejections"]), str(f["undecided"]),
                  number(f["mean_attempts_to_success"], 2), repeat_text(f)]
                 for f in summary["endpoints"]]
     frontier = [[p["endpoint"], number(p["bpw"], 2), str(p["k"]), pct(p["success"]), number(p["seconds_per_solved"])]
@@ -316,7 +457,7 @@ def html_page(summary: dict[str, Any], meta: dict[str, Any], images: dict[str, s
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
         f"<title>tfagent eval: {html.escape(str(meta.get('suite', '')))}</title><style>{STYLE}</style></head><body>",
         f"<h1>tfagent eval: {html.escape(str(meta.get('suite', '')))}</h1><p class='meta'>{html.escape(_meta_line(meta))}</p>",
-        _html_table(COLUMNS, table_rows(summary)),
+        _html_table(columns(summary), table_rows(summary)),
         f"<p class='note'>Intervals: Wilson 95 %. Uplift: with retry − first try, Newcombe paired interval. "
         f"Flips and p: vs reference <b>{html.escape(str(summary['reference'] or 'none'))}</b> with the full retry budget, "
         f"exact McNemar test. s/solved and tok/solved: model + verification time and prompt + completion tokens "
@@ -333,6 +474,7 @@ def html_page(summary: dict[str, Any], meta: dict[str, Any], images: dict[str, s
                      "mean attempts to success", "repeats"], err_rows, (1, 6)),
         "<h2>Bits for retries: Pareto frontier</h2>",
         _html_table(["quant", "bpw", "retries k", "success", "s/solved"], frontier),
+        _judges_html(summary),
     ]
     if meta.get("attribution"):
         parts.append(f"<p class='note'>Data: {html.escape(str(meta['attribution']))}</p>")

@@ -12,26 +12,46 @@ from pathlib import Path
 from typing import Any
 
 from tfagent.agent.core.output import atomic_write
-from tfagent.evals.report import STYLE, _html_table, _plot_budget, number, rate_cell, uplift_cell
+from tfagent.evals.report import STYLE, _html_table, _plot_budget, judge_markdown, number, rate_cell, uplift_cell
 
 COLUMNS = ("quant", "bpw", "first try [95% CI]", "with retry [95% CI]", "uplift [95% CI]",
            "flips vs ref, first try (−lost/+gained, p)", "flips vs ref, with retry (−lost/+gained, p)",
            "tok/solved first try", "tok/solved with retry", "s/solved first try", "s/solved with retry")
 
 
-def summary_of_store(store, run_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+def summary_of_store(store, run_id: str, judge: str = "both") -> tuple[dict[str, Any], dict[str, Any]]:
+    """The ladder summary under the primary judge, with the fair one under ``summary["fair"]`` for "both"
+    (a store judged before the fair judge existed reports strict alone, noted in ``meta["judge_note"]``)."""
     from tfagent.evals.metrics_ladder import ladder_summary
+    from tfagent.evals.report import judge_comparison
+    from tfagent.evals.verdicts import judges_of
 
     run = store.run(run_id)
     spec = run["spec"]
     endpoints = {e["name"]: e.get("bpw") for e in spec["endpoints"]}
-    cells = store.cell_facts(run_id)
     reference = spec.get("ladder", {}).get("reference")
-    summary = ladder_summary(cells, endpoints=endpoints, max_attempts=spec["max_attempts"], reference=reference)
+    judges = judges_of(judge)
+    note = ""
+    if judge == "both" and not store.has_judge(run_id, "run", "fair"):
+        judges = ("strict",)
+        note = f"fair verdicts are not stored (judged before the fair judge existed): `tfagent eval rescore {run_id}` adds them"
+    summaries = {}
+    for name in judges:
+        cells = store.cell_facts(run_id, judge=name)
+        summaries[name] = ladder_summary(cells, endpoints=endpoints, max_attempts=spec["max_attempts"], reference=reference)
+        summaries[name]["judge"] = name
+        summaries[name]["undecided_cells"] = store.undecided_cells(run_id, judge=name)
+    summary = summaries[judges[0]]
+    for name in judges[1:]:
+        summary[name] = summaries[name]
+    if len(judges) > 1:
+        summary["judge_comparison"] = judge_comparison(store.judgments(run_id))
     meta = {"run_id": run_id, "suite": run["suite"], "samples": spec["samples"], "max_attempts": spec["max_attempts"],
             "tasks": len(spec["tasks"]), "cells": len(spec["tasks"]) * spec["samples"] * len(endpoints),
-            "complete": len(cells), "attribution": spec.get("attribution", ""), "ladder": spec.get("ladder", {}),
-            "endpoints": spec["endpoints"]}
+            "complete": len(store.cell_facts(run_id, judge=judges[0])), "attribution": spec.get("attribution", ""),
+            "ladder": spec.get("ladder", {}), "endpoints": spec["endpoints"], "judges": list(judges)}
+    if note:
+        meta["judge_note"] = note
     return summary, meta
 
 
@@ -139,6 +159,14 @@ def markdown(summary, meta, notes, phases) -> str:
     out += _md_table(COLUMNS, table_rows(summary))
     out += ["", "## Pass rate after k retries", ""] + _md_table(*k_rows(summary))
     out += ["", "## Break-even", "", break_even_sentence(summary), ""] + _md_table(*break_even_rows(summary))
+    fair = summary.get("fair")
+    if isinstance(fair, dict):
+        out += ["", "## The same ladder under the fair judge", ""] + _md_table(COLUMNS, table_rows(fair))
+        out += ["", "Pass rate after k retries (fair):", ""] + _md_table(*k_rows(fair))
+        out += ["", "Break-even (fair): " + break_even_sentence(fair)]
+    if meta.get("judge_note"):
+        out += ["", f"Note: {meta['judge_note']}."]
+    out += judge_markdown(summary)
     out += ["", "## Error categories per attempt", ""] + _md_table(*error_rows(summary))
     out += ["", "## Which errors the retries fix", ""] + _md_table(*fate_rows(summary))
     out += ["", "## Flips vs reference (task#sample)", ""]
@@ -202,6 +230,17 @@ def figures(summary) -> dict[str, str]:
                                   ("Pass rate after k retries", _plot_budget), ("Flips vs reference", _plot_flips)))
 
 
+def _fair_html(summary) -> list[str]:
+    from tfagent.evals.report import _judges_html
+
+    fair = summary.get("fair")
+    parts = []
+    if isinstance(fair, dict):
+        parts += ["<h2>The same ladder under the fair judge</h2>", _html_table(COLUMNS, table_rows(fair)),
+                  _html_table(*k_rows(fair)), f"<p>{html.escape(break_even_sentence(fair))}</p>"]
+    return parts + [_judges_html(summary)]
+
+
 def html_page(summary, meta, notes, phases, images) -> str:
     esc = html.escape
     figs = "".join(f'<figure><img alt="{esc(t)}" src="data:image/png;base64,{b}"><figcaption>{esc(t)}</figcaption></figure>'
@@ -221,6 +260,7 @@ def html_page(summary, meta, notes, phases, images) -> str:
         "<h2>Break-even</h2>", f"<p>{esc(break_even_sentence(summary))}</p>", _html_table(*break_even_rows(summary)),
         "<h2>Error categories per attempt</h2>", _html_table(*error_rows(summary), (2,)),
         "<h2>Which errors the retries fix</h2>", _html_table(*fate_rows(summary), (1,)),
+        *_fair_html(summary),
         f"<p class='note'>Methods: {esc('; '.join(f'{k}: {v}' for k, v in summary['methods'].items()))}</p>",
     ]
     if meta.get("attribution"):
@@ -229,9 +269,9 @@ def html_page(summary, meta, notes, phases, images) -> str:
     return "\n".join(parts)
 
 
-def write_ladder_report(store, run_id: str, out: Path, *, notes: list[str] = (), phases: dict[str, float] | None = None
-                        ) -> dict[str, Path]:
-    summary, meta = summary_of_store(store, run_id)
+def write_ladder_report(store, run_id: str, out: Path, *, notes: list[str] = (), phases: dict[str, float] | None = None,
+                        judge: str = "both") -> dict[str, Path]:
+    summary, meta = summary_of_store(store, run_id, judge)
     phases = phases or {}
     out.mkdir(parents=True, exist_ok=True)
     paths = {"json": out / "report.json", "md": out / "report.md", "html": out / "report.html"}

@@ -18,6 +18,7 @@ from typing import Any, Iterator
 
 from tfagent.agent.core.types import Attempt
 from tfagent.evals.metrics import AttemptFacts, CellFacts
+from tfagent.evals.verdicts import NoFairVerdict, verdict_outcome
 
 RUN_SCORING = "run"  # the judge verdicts written while the eval ran; rescoring adds other names
 
@@ -209,8 +210,9 @@ class Store:
 
     # ------------------------------------------------------------ what the metrics read
 
-    def cell_facts(self, run_id: str, scoring: str = RUN_SCORING) -> list[CellFacts]:
-        """Complete cells (judged under ``scoring``) with their attempts up to where the loop stopped."""
+    def cell_facts(self, run_id: str, scoring: str = RUN_SCORING, judge: str = "strict") -> list[CellFacts]:
+        """Complete cells (judged under ``scoring``) with their attempts up to where the loop stopped,
+        with the verdict of ``judge`` ("strict" or "fair"; StoreError if the fair one was never stored)."""
         judged = self.judgments(run_id, scoring)
         by_cell: dict[CellKey, list[AttemptFacts]] = {}
         for row in self._rows("SELECT * FROM attempts WHERE run_id=? ORDER BY attempt", (run_id,)):
@@ -222,9 +224,31 @@ class Store:
             attempts = by_cell.get(key)
             if not attempts:
                 raise StoreError(f"run {run_id}: {key} has a judgment but no stored attempts")
-            unsupported = bool(verdict["verdict"].get("unsupported"))
-            cells.append(CellFacts(key.endpoint, key.task_id, key.sample, tuple(attempts), verdict["ok"], unsupported))
+            ok, undecided = self._outcome(run_id, scoring, key, verdict["verdict"], judge)
+            cells.append(CellFacts(key.endpoint, key.task_id, key.sample, tuple(attempts), ok, bool(undecided)))
         return cells
+
+    def undecided_cells(self, run_id: str, scoring: str = RUN_SCORING, judge: str = "strict") -> list[dict[str, Any]]:
+        """{endpoint, task, sample, reason} of each cell ``judge`` could not decide, in key order."""
+        out = []
+        for key, verdict in sorted(self.judgments(run_id, scoring).items()):
+            _, undecided = self._outcome(run_id, scoring, key, verdict["verdict"], judge)
+            if undecided:
+                out.append({"endpoint": key.endpoint, "task": key.task_id, "sample": key.sample, "reason": undecided})
+        return out
+
+    def has_judge(self, run_id: str, scoring: str, judge: str) -> bool:
+        """Whether every verdict of ``scoring`` carries ``judge``'s (older stores have only the strict one)."""
+        judged = self.judgments(run_id, scoring)
+        return bool(judged) and (judge == "strict" or all(isinstance(v["verdict"].get("fair"), dict) for v in judged.values()))
+
+    @staticmethod
+    def _outcome(run_id: str, scoring: str, key: CellKey, verdict: dict[str, Any], judge: str) -> tuple[bool, str | None]:
+        try:
+            return verdict_outcome(verdict, judge)
+        except NoFairVerdict:
+            raise StoreError(f"run {run_id}, scoring {scoring!r}: {key.task_id} ({key.endpoint}) has no fair verdict "
+                             f"(judged before the fair judge existed): `tfagent eval rescore {run_id}` adds it") from None
 
     def final_attempts(self, run_id: str) -> Iterator[tuple[CellKey, Attempt]]:
         """The attempt each complete cell stopped at (what the judge ruled on)."""

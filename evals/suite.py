@@ -34,7 +34,7 @@ from tfagent.evals.suite_fields import (
 MODES = ("terraform", "code")
 LANGS = ("python", "go", "rust", "c", "cpp", "javascript", "typescript")
 METADATA_FILE = "suite.yaml"
-NOT_TASK_FILES = {METADATA_FILE, "excluded.yaml"}
+NOT_TASK_FILES = {METADATA_FILE, "excluded.yaml", "corrections.yaml"}
 TASK_KEYS = {"id", "prompt", "mode", "verify", "judge", "files", "tags", "lang", "reference", "description"}
 SUITE_KEYS = {"name", "description", "attribution", "defaults", "tasks"}
 TASK_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -70,6 +70,7 @@ class Suite:
     tasks: list[Task]
     attribution: str = ""
     description: str = ""
+    corrections: dict = field(default_factory=dict)  # task id → evals.fair.Correction (corrections.yaml)
 
     def task(self, task_id: str) -> Task:
         for task in self.tasks:
@@ -196,8 +197,25 @@ def _finish(name: str, path: Path, tasks: list[Task], meta: dict[str, Any]) -> S
             raise SuiteError(f"{task.source}: task {task.id!r}: field 'id': duplicate id "
                              f"(also in {seen[task.id]})")
         seen[task.id] = task.source
+    corrections = _corrections(path, seen) if path.is_dir() else {}
+    for task in tasks:
+        task.judge.fair = corrections.get(task.id)
     return Suite(name=name, path=path, tasks=tasks, attribution=(meta.get("attribution") or "").strip(),
-                 description=(meta.get("description") or "").strip())
+                 description=(meta.get("description") or "").strip(), corrections=corrections)
+
+
+def _corrections(folder: Path, task_ids: dict) -> dict:
+    """The prompt-fair judge's corrections (``corrections.yaml``), each naming a task of the suite."""
+    from tfagent.evals.fair import CorrectionsError, load_corrections
+
+    try:
+        corrections = load_corrections(folder)
+    except CorrectionsError as exc:
+        raise SuiteError(str(exc)) from None
+    unknown = sorted(set(corrections) - set(task_ids))
+    if unknown:
+        raise SuiteError(f"{folder / 'corrections.yaml'}: task {unknown[0]!r} is not in the suite")
+    return corrections
 
 
 def _merge_defaults(raw: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:

@@ -66,6 +66,9 @@ class JudgeSpec:
     hcl_resources: list[str] = field(default_factory=list)  # "TYPE" or "data.TYPE"
     hcl_checks: list[HclCheck] = field(default_factory=list)
     tests: dict[str, str] = field(default_factory=dict)  # hidden test files: path -> content
+    # The prompt-fair judge's correction of this task's intent (evals/fair.py; from the suite's
+    # corrections.yaml), None when the fair judge uses the original policy.
+    fair: Any = None
 
     @property
     def has_checks(self) -> bool:

@@ -76,7 +76,7 @@ def test_public_storage_account_fails_hcl_and_rego_checks():
     broken = task.reference["main.tf"].replace("public_network_access_enabled   = false",
                                                "public_network_access_enabled   = true")
     verdict = judge_task(task, {"main.tf": broken}, options=VerifyOptions())
-    assert not verdict.ok and verdict.unsupported is None
+    assert not verdict.ok and verdict.undecided is None
     names = failed(verdict)
     assert "hcl:azurerm_storage_account.public_network_access_enabled == False" in names
     assert "private_storage" in names["rego:inline-0"]
@@ -105,7 +105,7 @@ def test_unsupported_rego_builtin_is_its_own_verdict(tmp_path):
     """)
     verdict = judge_task(suite.tasks[0], {"main.tf": 'resource "aws_s3_bucket" "b" {}\n'}, options=VerifyOptions())
     assert not verdict.ok
-    assert "http.send" in verdict.unsupported
+    assert "http.send" in verdict.undecided and verdict.status().startswith("undecided: Rego builtin http.send")
 
 
 def test_checkov_check_when_checkov_is_missing_is_unsupported(tmp_path, monkeypatch):
@@ -118,14 +118,19 @@ def test_checkov_check_when_checkov_is_missing_is_unsupported(tmp_path, monkeypa
           - {id: t, prompt: p, judge: {checkov_pass: [CKV_AZURE_59]}}
     """)
     verdict = judge_task(suite.tasks[0], {"main.tf": "# nothing\n"}, options=VerifyOptions())
-    assert not verdict.ok and "checkov" in verdict.unsupported
+    assert not verdict.ok and "checkov" in verdict.undecided
 
 
 def test_verdict_round_trips_through_a_dict():
-    verdict = JudgeVerdict(ok=False, checks=[{"name": "plan", "ok": False, "detail": "x"}], unsupported="y",
-                           seconds=1.23456)
+    verdict = JudgeVerdict(ok=False, checks=[{"name": "plan", "ok": False, "detail": "x"}], undecided="y",
+                           seconds=1.23456, fair={"ok": False, "checks": [], "undecided": "y", "correction": None,
+                                                  "resolved": []})
     again = JudgeVerdict.from_dict(verdict.to_dict())
-    assert (again.ok, again.checks, again.unsupported, again.seconds) == (False, verdict.checks, "y", 1.2346)
+    assert (again.ok, again.checks, again.undecided, again.seconds, again.fair) == (False, verdict.checks, "y", 1.2346,
+                                                                                   verdict.fair)
+    assert again.status("strict") == again.status("fair") == "undecided: y"
+    # stores written before the rename call the reason "unsupported"
+    assert JudgeVerdict.from_dict({"ok": False, "unsupported": "old"}).status() == "undecided: old"
 
 
 # --- terraform-aws: real plan with the real aws 3.39.0 provider, IaC-Eval intents -----------------------
@@ -150,7 +155,7 @@ def test_aws_answer_violating_the_intent_fails_naming_the_rule(aws_options):
     broken = task.reference["main.tf"].replace('type    = "A"', 'type    = "AAAA"').replace("192.0.2.1", "2001:db8::1")
     assert broken != task.reference["main.tf"]
     verdict = judge_task(task, {"main.tf": broken}, options=aws_options)
-    assert not verdict.ok and verdict.unsupported is None
+    assert not verdict.ok and verdict.undecided is None
     detail = failed(verdict)[f"rego:intents/{task.id}.rego"]
     assert "is_valid_r53_record" in detail and "is_configuration_valid" in detail
 

@@ -114,9 +114,9 @@ def test_summary_figures_equal_hand_computed():
 
 
 def test_unsupported_judgements_are_left_out_and_counted():
-    cells = _cells_a() + [CellFacts("A", "t6", 0, (_attempt(1, True),), False, unsupported=True)]
+    cells = _cells_a() + [CellFacts("A", "t6", 0, (_attempt(1, True),), False, undecided=True)]
     (a,) = summarize(cells, endpoints={"A": None}, max_attempts=3)["endpoints"]
-    assert a["cells"] == 5 and a["unsupported"] == 1
+    assert a["cells"] == 5 and a["undecided"] == 1
 
 
 def test_pareto_frontier_keeps_only_undominated_points():

@@ -57,7 +57,7 @@ def test_cell_facts_for_the_metrics(tmp_path):
         store.add_judgment("r1", done, 3, True, {"ok": True, "unsupported": None})
         store.add_attempt("r1", open_cell, _attempt(1, False))  # no judgment yet: not a complete cell
         (cell,) = store.cell_facts("r1")
-        assert (cell.endpoint, cell.task_id, cell.stop, cell.judge_ok, cell.unsupported) == ("A", "t1", 3, True, False)
+        assert (cell.endpoint, cell.task_id, cell.stop, cell.judge_ok, cell.undecided) == ("A", "t1", 3, True, False)
         assert [a.well_formed for a in cell.attempts] == [False, False, True]
         assert [a.categories for a in cell.attempts] == [("cutoff",), ("no_code",), ()]
         assert [a.cached_tokens for a in cell.attempts] == [0, 40, 40]
