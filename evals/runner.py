@@ -117,7 +117,9 @@ def run_spec(plan: EvalPlan) -> dict[str, Any]:
         # Not the base_url: a server restarted on another port still serves the same quant.
         "endpoints": [{"name": e.name, "model": e.model, "params": e.params, "bpw": e.bpw,
                        **({"feedback": e.feedback} if e.feedback else {}),
-                       **({"constrain": e.constrain} if e.constrain else {})} for e in plan.endpoints],
+                       **({"constrain": e.constrain} if e.constrain else {}),
+                       **({"candidates": e.candidates} if e.candidates is not None else {}),
+                       **({"autofix": e.autofix} if e.autofix is not None else {})} for e in plan.endpoints],
         "samples": plan.samples,
         "max_attempts": plan.max_attempts,
     }

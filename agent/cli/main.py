@@ -18,6 +18,7 @@ from tfagent.agent.core.console import fail, out_console
 from tfagent.agent.core.defaults import DEFAULT_CHAIN
 from tfagent.agent.core.exits import EXIT_USAGE
 from tfagent.agent.core.defaults import CONSTRAIN_MODES, DEFAULT_FEEDBACK, FEEDBACK_STYLES
+from tfagent.agent.core.defaults import MAX_CANDIDATES
 
 def _escape(text: str) -> str:
     """User- and config-derived text shown through rich: brackets are text, never markup."""
@@ -77,6 +78,12 @@ def model_options(f):
                            f"byte-identical reply restated in a fresh turn (restate); default {DEFAULT_FEEDBACK}.")),
         click.option("--constrain", type=click.Choice(CONSTRAIN_MODES), default=None,
                      help="Grammar-constrained replies where the server takes a GBNF grammar: the reply format, or + real resource types (default off)."),
+        click.option("--candidates", type=click.IntRange(1, MAX_CANDIDATES), default=None,
+                     help="Sample the first request N times (concurrently, temperature > 0, a seed each); the first "
+                          "that verifies wins, else the one with the fewest errors gets the retries (default 1)."),
+        click.option("--autofix/--no-autofix", default=None,
+                     help="When Terraform or the schema names a single replacement (\"Did you mean\"), apply the "
+                          "rename, re-verify once and record it (default off)."),
         click.option("--out", type=click.Path(path_type=Path), default=None, help="Output folder (default ./infra)."),
         click.option("--force", is_flag=True, help="Overwrite existing files in --out."),
         click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of tables."),

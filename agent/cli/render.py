@@ -24,6 +24,7 @@ class LiveStatus:
         self.live: Live | None = None
         self.number, self.max, self.phase = 0, 0, "starting"
         self.tokens, self.gen_elapsed = 0, 0.0
+        self.candidate_tokens: dict[int, int] = {}
         self.t0 = time.perf_counter()
 
     def __enter__(self) -> "LiveStatus":
@@ -47,12 +48,21 @@ class LiveStatus:
     def __call__(self, kind: str, data: dict[str, Any]) -> None:
         if kind == "attempt_start":
             self.number, self.max, self.tokens, self.gen_elapsed = data["number"], data["max_attempts"], 0, 0.0
+            self.candidate_tokens = {}
         elif kind == "phase":
             self.phase = data["phase"]
             if self.live is None and self.enabled:
                 self.console.print(f"attempt {self.number}/{self.max}: {self.phase}…", highlight=False)
         elif kind == "progress":
             self.tokens, self.gen_elapsed = data["tokens"], data["elapsed"]
+        elif kind == "candidate_progress":  # --candidates: the live line counts every sample's tokens
+            self.candidate_tokens[data["index"]] = data["tokens"]
+            self.tokens, self.gen_elapsed = sum(self.candidate_tokens.values()), max(self.gen_elapsed, data["elapsed"])
+            self.phase = f"generating {len(self.candidate_tokens)}/{data['count']} candidates"
+        elif kind == "candidate_done":
+            print_candidate(self.console, data["candidate"], data["count"])
+        elif kind == "autofix":
+            print_autofix(self.console, data["fixes"], data["ok"], data["kept"], data["errors_before"], data["errors_after"])
         elif kind == "attempt_done":
             print_attempt(self.console, data["attempt"], self.max)
         elif kind == "skipped_verifier":
@@ -61,8 +71,29 @@ class LiveStatus:
             self.live.update(self._line())
 
 
+def print_candidate(console: Console, c: dict[str, Any], count: int) -> None:
+    """`candidate 2/4: verified · 312 tok · model 14.1s · seed 123 (chosen)` — one line per sample."""
+    state = "[green]verified[/]" if c["ok"] else f"[red]{c['errors']} error(s)[/]"
+    fixed = " with autofix" if c["ok"] and c.get("autofix") else ""
+    usage = c.get("usage") or {}
+    first = f"  {escape(c['first_errors'][0])}" if c.get("first_errors") and not c["ok"] else ""
+    console.print(
+        f"candidate {c['index'] + 1}/{count}: {state}{fixed} · {usage.get('completion_tokens') or 0} tok · "
+        f"model {c.get('model_seconds', 0.0):.1f}s · verify {c.get('verify_seconds', 0.0):.1f}s · "
+        f"seed {(c.get('sampling') or {}).get('seed', '-')}{' [bold](chosen)[/]' if c.get('chosen') else ''}{first}",
+        highlight=False)
+
+
+def print_autofix(console: Console, fixes: list[dict[str, Any]], ok: bool, kept: bool, before: int, after: int) -> None:
+    outcome = "verified" if ok else f"{before} → {after} error(s), " + ("kept" if kept else "not kept")
+    console.print(f"[cyan]autofix[/] ({outcome}):", highlight=False)
+    for f in fixes:
+        console.print(Text(f"  {f['file']}:{f['line']} {f['from']} → {f['to']} ({f['why']})"))
+
+
 def print_attempt(console: Console, attempt: Attempt, max_attempts: int) -> None:
-    verdict = "[green]verified[/]" if attempt.ok else "[red]failed[/]"
+    verdict = ("[green]verified with autofix[/]" if attempt.autofixed else "[green]verified[/]") if attempt.ok \
+        else "[red]failed[/]"
     stages = " ".join(
         f"{v.verifier}:{'ok' if v.ok else 'FAIL'}({v.seconds:.2f}s)" for v in attempt.verdicts
     )
@@ -71,6 +102,12 @@ def print_attempt(console: Console, attempt: Attempt, max_attempts: int) -> None
         f"[dim]{attempt.usage.completion_tokens} tok, model {attempt.model_seconds:.1f}s, verify {attempt.verify_seconds:.1f}s[/]",
         highlight=False,
     )
+    if attempt.candidates:
+        chosen = next((c for c in attempt.candidates if c.get("chosen")), attempt.candidates[0])
+        console.print(f"  candidates: {len(attempt.candidates)} sampled, {sum(c['ok'] for c in attempt.candidates)} "
+                      f"verified, #{chosen['index'] + 1} chosen (tokens and seconds above are the sum)", highlight=False)
+    for f in attempt.autofix:
+        console.print(Text(f"  autofix: {f['file']}:{f['line']} {f['from']} → {f['to']} ({f['why']})", style="cyan"))
     for note in attempt.notes:
         console.print(Text(f"  note: {note}", style="yellow"))
     for v in attempt.verdicts:
@@ -93,7 +130,8 @@ def summary_table(result: RunResult) -> Table:
     for a in result.attempts:
         errors = sum(1 for d in a.diagnostics if d.severity == "error")
         table.add_row(
-            str(a.number), "verified" if a.ok else "failed", str(errors), prompt_tokens_text(a.usage),
+            str(a.number), ("verified (autofix)" if a.autofixed else "verified") if a.ok else "failed", str(errors),
+            prompt_tokens_text(a.usage),
             "-" if a.usage.cached_tokens is None else str(a.usage.cached_tokens), str(a.usage.completion_tokens),
             _optional(a.usage.decode_tokens_per_second, "{:.1f}"), _optional(a.usage.draft_acceptance, "{:.0%}"),
             "-" if a.ttft is None else f"{a.ttft:.2f}", f"{a.model_seconds:.2f}", f"{a.verify_seconds:.2f}",
@@ -125,7 +163,8 @@ def print_result(console: Console, result: RunResult, written: list[str], out: s
     console.print(summary_table(result))
     checked = ", ".join(result.chain) + rules_applied(result)
     if result.ok:
-        console.print(f"[green]verified[/] after {len(result.attempts)} attempt(s) ({checked})")
+        fixed = " with autofix" if result.attempts and result.attempts[-1].autofixed else ""
+        console.print(f"[green]verified{fixed}[/] after {len(result.attempts)} attempt(s) ({checked})")
     else:
         console.print(f"[red]not verified[/] after {len(result.attempts)} attempt(s) ({checked})")
     if written:

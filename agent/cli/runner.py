@@ -18,6 +18,7 @@ from tfagent.agent.core.defaults import default_chain as mode_default_chain
 from tfagent.agent.core.verify_options import build_verify_options
 from tfagent.agent.core.exits import EXIT_CONTEXT, EXIT_FORGE, EXIT_OK, EXIT_UNREACHABLE, EXIT_UNVERIFIED, EXIT_USAGE
 from tfagent.agent.core.config import ConfigError, check_choice, load_config, resolve_endpoint
+from tfagent.agent.core.config import check_candidates, check_flag
 from tfagent.agent.core.secrets import redact, redact_obj
 from tfagent.agent.loop.graph import run_agent
 from tfagent.agent.model.client import ModelError, ServerUnreachable
@@ -27,6 +28,7 @@ from tfagent.agent.cli.render import LiveStatus, print_result
 from tfagent.agent.loop.runs import RunStore, new_run_id
 from tfagent.agent.loop.state import RunRequest
 from tfagent.agent.core.defaults import CONSTRAIN_MODES, DEFAULT_CONSTRAIN, DEFAULT_FEEDBACK, FEEDBACK_STYLES
+from tfagent.agent.core.defaults import DEFAULT_AUTOFIX, DEFAULT_CANDIDATES
 from tfagent.agent.core.types import Endpoint, RunResult
 
 
@@ -88,7 +90,13 @@ def _request_record(req: RunRequest, out: Path, params: dict[str, Any]) -> dict[
         "policies": [str(p) for p in req.options.policies], "test_cmd": req.options.test_cmd,
         "tests_path": str(req.options.tests or ""), "fail_fast": req.fail_fast,
         "feedback": req.feedback, "constrain": req.constrain,
+        "candidates": req.candidates, "autofix": req.autofix,
     }
+
+
+def _first_set(*values: Any) -> Any:
+    """The first value that is not None (a flag, then the config, then the default)."""
+    return next(v for v in values if v is not None)
 
 
 def _build_request(prompt: str | None, mode: str, lang: str | None, p: dict[str, Any]) -> tuple[RunRequest, Path]:
@@ -102,12 +110,15 @@ def _build_request(prompt: str | None, mode: str, lang: str | None, p: dict[str,
         ep = r["endpoint"]
         endpoint = resolve_endpoint(config, None, ep["base_url"], ep["model"], p.get("api_key"))
         endpoint = Endpoint(ep["name"], endpoint.base_url, endpoint.model, endpoint.api_key, ep.get("api_key_env"), ep.get("bpw"), ep.get("params", {}))
+        endpoint.candidates, endpoint.autofix = ep.get("candidates"), ep.get("autofix")
         merged = {**p, "provider_mirror": r["provider_mirror"] or None, "offline_aws": r["offline_aws"], "policies": r["policies"],
                   "test_cmd": r["test_cmd"], "tests_path": r["tests_path"] or None}
         req = RunRequest(prompt=r["prompt"], endpoint=endpoint, mode=r["mode"], chain=r["chain"], requested=set(r["requested"]),
                          max_attempts=r["max_attempts"], options=_options(r["prompt"], r["mode"], r["lang"], merged, defaults),
                          lang=r["lang"], run_id=row.run_id, fail_fast=r["fail_fast"],
-                         feedback=r.get("feedback") or DEFAULT_FEEDBACK, constrain=r.get("constrain") or DEFAULT_CONSTRAIN)
+                         feedback=r.get("feedback") or DEFAULT_FEEDBACK, constrain=r.get("constrain") or DEFAULT_CONSTRAIN,
+                         candidates=int(r.get("candidates") or DEFAULT_CANDIDATES),
+                         autofix=bool(r.get("autofix", DEFAULT_AUTOFIX)))
         return req, Path(p.get("out") or r["out"])
     if not prompt or not prompt.strip():
         raise ConfigError('missing PROMPT: tfagent "create a private storage account" [options]')
@@ -126,6 +137,9 @@ def _build_request(prompt: str | None, mode: str, lang: str | None, p: dict[str,
         or DEFAULT_FEEDBACK,
         constrain=p.get("constrain") or check_choice("[defaults] constrain", defaults.get("constrain"), CONSTRAIN_MODES)
         or DEFAULT_CONSTRAIN,
+        candidates=p.get("candidates") or check_candidates("[defaults] candidates", defaults.get("candidates"))
+        or DEFAULT_CANDIDATES,
+        autofix=_first_set(p.get("autofix"), check_flag("[defaults] autofix", defaults.get("autofix")), DEFAULT_AUTOFIX),
     )
     out = Path(p.get("out") or defaults.get("out") or ("infra" if mode == "terraform" else "src"))
     check_inputs(req.chain, req.options)

@@ -32,14 +32,14 @@ from typing import Any
 import tomli_w
 
 from tfagent.agent.core import secrets
-from tfagent.agent.core.defaults import CONSTRAIN_MODES, FEEDBACK_STYLES
+from tfagent.agent.core.defaults import CONSTRAIN_MODES, FEEDBACK_STYLES, MAX_CANDIDATES
 from tfagent.agent.core.output import atomic_write
 from tfagent.agent.core.types import REQUEST_PARAMS, Endpoint
 
 LOCAL_CONFIG = "tfagent.toml"
-ENDPOINT_KEYS = {"base_url", "model", "bpw", "api_key_env", "feedback", "constrain", *REQUEST_PARAMS}
+ENDPOINT_KEYS = {"base_url", "model", "bpw", "api_key_env", "feedback", "constrain", "candidates", "autofix", *REQUEST_PARAMS}
 DEFAULT_KEYS = {"max_attempts", "verify", "provider_mirror", "out", "offline_aws", "policy", "ready_timeout",
-                "sandbox", "feedback", "constrain"}
+                "sandbox", "feedback", "constrain", "candidates", "autofix"}
 
 
 class ConfigError(ValueError):
@@ -53,6 +53,25 @@ def check_choice(where: str, value: Any, choices: tuple[str, ...]) -> str | None
     if value not in choices:
         raise ConfigError(f"{where} must be one of {', '.join(choices)}, got {value!r}")
     return str(value)
+
+
+def check_candidates(where: str, value: Any) -> int | None:
+    """None stays None (not set); else a whole number from 1 to MAX_CANDIDATES."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_CANDIDATES:
+        raise ConfigError(f"{where} must be a whole number from 1 to {MAX_CANDIDATES} (samples of the first request), "
+                          f"got {value!r}")
+    return value
+
+
+def check_flag(where: str, value: Any) -> bool | None:
+    """None stays None (not set); else true or false (TOML booleans, not strings)."""
+    if value is None:
+        return None
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where} must be true or false, got {value!r}")
+    return value
 
 
 def _xdg(var: str, fallback: str) -> Path:
@@ -113,6 +132,8 @@ def _endpoint_from(name: str, data: Any, path: Path) -> Endpoint:
     key_env = data.get("api_key_env")
     loop = {key: check_choice(f"{where}: {key}", data.get(key), choices) for key, choices in
             (("feedback", FEEDBACK_STYLES), ("constrain", CONSTRAIN_MODES))}
+    candidates = check_candidates(f"{where}: candidates", data.get("candidates"))
+    autofix = check_flag(f"{where}: autofix", data.get("autofix"))
     return Endpoint(
         name=name,
         base_url=base_url.rstrip("/"),
@@ -121,6 +142,8 @@ def _endpoint_from(name: str, data: Any, path: Path) -> Endpoint:
         api_key_env=key_env,
         feedback=loop["feedback"],
         constrain=loop["constrain"],
+        candidates=candidates,
+        autofix=autofix,
         bpw=float(bpw) if bpw is not None else None,
         params=params,
     )
@@ -188,6 +211,8 @@ def resolve_endpoint(
         api_key_env=base.api_key_env if base else None,
         bpw=base.bpw if base else None,
         params=dict(base.params) if base else {},
+        candidates=base.candidates if base else None,
+        autofix=base.autofix if base else None,
     )
 
 

@@ -28,6 +28,8 @@ class Endpoint:
     params: dict[str, Any] = field(default_factory=dict)  # subset of REQUEST_PARAMS
     feedback: str | None = None  # FEEDBACK_STYLES; None: the run's setting
     constrain: str | None = None  # CONSTRAIN_MODES; None: the run's setting
+    candidates: int | None = None  # samples of the first request (--candidates); None: the run's setting
+    autofix: bool | None = None  # apply renames Terraform names (--autofix); None: the run's setting
 
     def public_dict(self) -> dict[str, Any]:
         """What may be shown or stored: never the key itself."""
@@ -39,6 +41,8 @@ class Endpoint:
             "params": dict(self.params),
             **({"feedback": self.feedback} if self.feedback else {}),
             **({"constrain": self.constrain} if self.constrain else {}),
+            **({"candidates": self.candidates} if self.candidates is not None else {}),
+            **({"autofix": self.autofix} if self.autofix is not None else {}),
             "api_key_env": self.api_key_env,
         }
 
@@ -126,6 +130,24 @@ class Attempt:
     repeat: str | None = None  # "same_reply" / "same_errors": this attempt repeated the previous one
     sampling: dict[str, Any] = field(default_factory=dict)  # request parameters changed for this attempt
     notes: list[str] = field(default_factory=list)  # what the loop changed in the request (context fit, grammar fallback)
+    # --candidates: one entry per sample of the first request (index, seed, temperature, ok, errors, usage,
+    # model/verify seconds, chosen, reply); ``usage``/``model_seconds``/``verify_seconds`` above are the
+    # sums over all of them (what the attempt cost), ``chosen_usage`` the chosen one's (its conversation).
+    candidates: list[dict[str, Any]] = field(default_factory=list)
+    autofix: list[dict[str, Any]] = field(default_factory=list)  # renames applied: {file, line, from, to, why}
+
+    @property
+    def chosen_usage(self) -> "Usage":
+        """The usage of the reply that is in the conversation (the chosen candidate's, else the attempt's)."""
+        for c in self.candidates:
+            if c.get("chosen"):
+                return Usage.from_dict(c.get("usage"))
+        return self.usage
+
+    @property
+    def autofixed(self) -> bool:
+        """Verified only after tfagent applied a rename Terraform or the schema named."""
+        return self.ok and bool(self.autofix)
 
     @property
     def diagnostics(self) -> list[Diagnostic]:
@@ -154,6 +176,8 @@ class Attempt:
             "repeat": self.repeat,
             "sampling": dict(self.sampling),
             "notes": list(self.notes),
+            **({"candidates": [dict(c) for c in self.candidates]} if self.candidates else {}),
+            **({"autofix": [dict(f) for f in self.autofix]} if self.autofix else {}),
         }
 
     @classmethod
@@ -177,6 +201,8 @@ class Attempt:
             repeat=d.get("repeat"),
             sampling=dict(d.get("sampling") or {}),
             notes=list(d.get("notes") or []),
+            candidates=[dict(c) for c in d.get("candidates") or []],
+            autofix=[dict(f) for f in d.get("autofix") or []],
         )
 
 

@@ -13,6 +13,8 @@ from tfagent.verifiers.base import VerifyContext, error
 from tfagent.verifiers.registry import Chain
 
 from tfagent.agent.loop import feedback as fb
+from tfagent.agent.loop.autofix import apply_autofix, autofix_preamble
+from tfagent.agent.loop.candidates import candidate_count, generate_candidates, verify_candidates
 from tfagent.agent.loop.context_fit import estimated_tokens, shrink
 from tfagent.agent.loop.grammar import GRAMMAR_FIELDS, build_grammar, grammar_params, is_grammar_rejection
 from tfagent.agent.loop.schema_feedback import SAME_REPLY, build_schema_feedback, repeat_kind
@@ -96,15 +98,23 @@ class Runtime:
             messages = fb.restated(messages)
             notes.append("the previous reply repeated the one before it: this retry restates it in one fresh turn")
             self.emit("note", text=notes[-1])
+        count = candidate_count(self.request, state.get("attempts", []))
+        if count > 1:
+            return generate_candidates(self, number, messages, notes, count)
         sampling = escalated_sampling(self.request, state.get("attempts", []), number)
+        attempt = self.ask(number, messages, sampling, notes)
+        return {"pending": attempt.to_dict()}
+
+    def ask(self, number: int, messages: list[dict[str, str]], sampling: dict[str, Any], notes: list[str],
+            on_progress: Callable[[int, float], None] | None = None) -> Attempt:
+        """One request (grammar fallback and context trimming included) and the attempt its reply makes.
+        Safe to call from several threads at once (``--candidates``): the client is shared."""
         grammar = self._grammar()
+        progress = on_progress or (lambda tokens, elapsed: self.emit("progress", tokens=tokens, elapsed=elapsed))
         while True:
             params = {**sampling, **(grammar_params(GRAMMAR_FIELDS["llama.cpp"], grammar) if grammar else {})}
             try:
-                completion = self.client.complete(
-                    messages, on_progress=lambda tokens, elapsed: self.emit("progress", tokens=tokens, elapsed=elapsed),
-                    params=params or None,
-                )
+                completion = self.client.complete(messages, on_progress=progress, params=params or None)
                 break
             except ContextOverflow:
                 smaller = shrink(messages)
@@ -123,7 +133,7 @@ class Runtime:
         attempt = self._attempt_from(number, messages, completion)
         attempt.sampling = sampling
         attempt.notes = notes
-        return {"pending": attempt.to_dict()}
+        return attempt
 
     def _fitted(self, messages: list[dict[str, str]], attempts: list[dict[str, Any]]) -> tuple[list[dict[str, str]], list[str]]:
         """Check the retry against the server's context before sending it (its size from the server,
@@ -133,7 +143,8 @@ class Runtime:
         if not size:
             return messages, notes
         last = Attempt.from_dict(attempts[-1])
-        needed = estimated_tokens(last.usage.prompt_tokens, last.usage.completion_tokens, last.feedback)
+        used = last.chosen_usage  # the reply in the conversation (with --candidates, not the sum of all samples)
+        needed = estimated_tokens(used.prompt_tokens, used.completion_tokens, last.feedback)
         if needed < size:
             return messages, notes
         smaller = shrink(messages)
@@ -173,27 +184,31 @@ class Runtime:
         return attempt
 
     def verify(self, state: AgentState) -> dict[str, Any]:
+        previous = Attempt.from_dict(state["attempts"][-1]) if state.get("attempts") else None
+        if state.get("candidates"):
+            return verify_candidates(self, state["candidates"], previous)
         attempt = Attempt.from_dict(state["pending"])
         self.emit("phase", phase="verifying", number=attempt.number)
+        self.check(attempt, previous)
+        return {"pending": attempt.to_dict()}
+
+    def check(self, attempt: Attempt, previous: Attempt | None, artifacts_name: str | None = None) -> Attempt:
+        """Run the chain on the attempt's files (then ``--autofix``) and write its feedback, in place."""
         files = {**self.request.given_files, **attempt.files}
-        artifacts_dir = self.run_dir / f"attempt-{attempt.number}"
+        artifacts_dir = self.run_dir / (artifacts_name or f"attempt-{attempt.number}")
         artifacts_dir.mkdir(parents=True, exist_ok=True)
         options = self.request.options
-        if self.request.schema_feedback:
+        if self.request.schema_feedback or self.request.autofix_enabled:
             options = replace(options, extra={**options.extra, WANT_OPTION: True})
-        with tempfile.TemporaryDirectory(prefix="tfagent-verify-") as tmp:
-            workdir = Path(tmp) / "work"
-            workdir.mkdir()
-            materialize(workdir, files)
-            ctx = VerifyContext(workdir=workdir, options=_with_artifacts_dir(options, artifacts_dir))
-            attempt.verdicts = self.chain.run(ctx, fail_fast=self.request.fail_fast)
-            attempt.files = read_back(workdir, list(files))
+        options = _with_artifacts_dir(options, artifacts_dir)
+        attempt.verdicts, attempt.files = self.run_chain(files, options)
         attempt.verify_seconds = sum(v.seconds for v in attempt.verdicts)
         attempt.ok = all(v.ok for v in attempt.verdicts)
+        if not attempt.ok and self.request.autofix_enabled and self.request.mode == "terraform":
+            apply_autofix(self, attempt, options)
         if not attempt.ok:
             failed = [v.verifier for v in attempt.verdicts if not v.ok]
             diags = [d for v in attempt.verdicts for d in v.diagnostics]
-            previous = Attempt.from_dict(state["attempts"][-1]) if state.get("attempts") else None
             attempt.repeat = repeat_of(previous, attempt)
             budget = self.request.feedback_budget_tokens
             if self.request.schema_feedback:
@@ -203,14 +218,25 @@ class Runtime:
                                              budget_tokens=budget, repeat=attempt.repeat)
             else:
                 text = fb.build_feedback(diags, attempt.files, stage=", ".join(failed), budget_tokens=budget)
-            attempt.feedback = redact(text)
-        return {"pending": attempt.to_dict()}
+            attempt.feedback = redact(autofix_preamble(attempt) + text)
+        return attempt
+
+    def run_chain(self, files: dict[str, str], options) -> tuple[list, dict[str, str]]:
+        """The chain on a scratch copy of ``files``: its verdicts and the files as verified (fmt'ed)."""
+        with tempfile.TemporaryDirectory(prefix="tfagent-verify-") as tmp:
+            workdir = Path(tmp) / "work"
+            workdir.mkdir()
+            materialize(workdir, files)
+            ctx = VerifyContext(workdir=workdir, options=options)
+            verdicts = self.chain.run(ctx, fail_fast=self.request.fail_fast)
+            return verdicts, read_back(workdir, list(files))
 
     def record(self, state: AgentState) -> dict[str, Any]:
         """Close the attempt: append it, and extend the conversation for the next one. The next
         request is exactly the previous one + the model's reply + one feedback turn."""
         attempt = Attempt.from_dict(state["pending"])
-        update: dict[str, Any] = {"attempts": [*state.get("attempts", []), attempt.to_dict()], "pending": None}
+        update: dict[str, Any] = {"attempts": [*state.get("attempts", []), attempt.to_dict()], "pending": None,
+                                  "candidates": None}
         if attempt.ok:
             update["verified"] = True
         else:

@@ -44,8 +44,11 @@ def caret_excerpt(files: dict[str, str], file: str | None, line: int | None, col
     return text
 
 
-def enclosing(files: dict[str, str], file: str | None, line: int | None) -> tuple[str, str, list[str]] | None:
-    """(kind, type, nested block path) of the resource/data block around ``line``, by brace depth."""
+def enclosing(files: dict[str, str], file: str | None, line: int | None,
+              column: int | None = None) -> tuple[str, str, list[str]] | None:
+    """(kind, type, nested block path) of the resource/data block around ``line``, by brace depth.
+    On a nested block's own header line, the block counts only when ``column`` points at its ``{``
+    (Terraform's "Missing required argument" in ``vpc { }``), not at its name ("Unsupported block type")."""
     if not file or not line or file not in files:
         return None
     stack: list[tuple[str, int]] = []  # (header, depth at which it opened)
@@ -70,8 +73,9 @@ def enclosing(files: dict[str, str], file: str | None, line: int | None) -> tupl
     if top is None:
         return None
     path = [m.group(1) for h, _ in found[1:] if (m := _NESTED.match(h))]
-    if number == line and path and _NESTED.match(files[file].splitlines()[line - 1]):
-        path = path[:-1]  # the diagnostic is on the nested block's own header line
+    header_line = files[file].splitlines()[line - 1] if number == line else ""
+    if path and _NESTED.match(header_line) and not (column and column > header_line.find("{") >= 0):
+        path = path[:-1]  # the diagnostic names the nested block itself: its parent is where it goes
     return top.group(1), top.group(2), path
 
 
@@ -109,7 +113,7 @@ def schema_hints(d: Diagnostic, files: dict[str, str], index: SchemaIndex | None
         return _unknown_type_hint(summary, _QUOTED.findall(summary) or quoted, index)
     if summary.startswith("Reference to undeclared"):
         return _declared_hints(files, index, quoted)
-    where = enclosing(files, d.file, d.line)
+    where = enclosing(files, d.file, d.line, d.column)
     if where is None:
         return []
     kind, type_name, path = where

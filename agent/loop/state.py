@@ -14,7 +14,7 @@ from typing import Any, TypedDict
 from tfagent.agent.core.defaults import MAX_ATTEMPTS, READY_TIMEOUT, default_chain
 from tfagent.verifiers.base import VerifyOptions
 
-from tfagent.agent.core.defaults import DEFAULT_CONSTRAIN, DEFAULT_FEEDBACK
+from tfagent.agent.core.defaults import DEFAULT_AUTOFIX, DEFAULT_CANDIDATES, DEFAULT_CONSTRAIN, DEFAULT_FEEDBACK
 from tfagent.agent.core.types import Attempt, Endpoint
 
 
@@ -23,6 +23,7 @@ class AgentState(TypedDict, total=False):
     attempts: list[dict[str, Any]]  # Attempt.to_dict() of every finished attempt
     verified: bool
     pending: dict[str, Any] | None  # the attempt between generate and record
+    candidates: list[dict[str, Any]] | None  # --candidates: every sample's attempt, between generate and verify
 
 
 @dataclass
@@ -42,6 +43,8 @@ class RunRequest:
     feedback_budget_tokens: int = 1500
     feedback: str = DEFAULT_FEEDBACK  # FEEDBACK_STYLES (an endpoint's own setting wins)
     constrain: str = DEFAULT_CONSTRAIN  # CONSTRAIN_MODES (an endpoint's own setting wins)
+    candidates: int = DEFAULT_CANDIDATES  # samples of the first request (an endpoint's own setting wins)
+    autofix: bool = DEFAULT_AUTOFIX  # apply renames Terraform names, re-verify once (an endpoint's own setting wins)
 
     @property
     def feedback_style(self) -> str:
@@ -55,6 +58,14 @@ class RunRequest:
     @property
     def constrain_mode(self) -> str:
         return self.endpoint.constrain or self.constrain
+
+    @property
+    def candidate_count(self) -> int:
+        return self.endpoint.candidates if self.endpoint.candidates is not None else self.candidates
+
+    @property
+    def autofix_enabled(self) -> bool:
+        return self.endpoint.autofix if self.endpoint.autofix is not None else self.autofix
     artifacts_root: Path | None = None  # where attempt artifacts (plan.json) go; default: state dir/runs
 
 
