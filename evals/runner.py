@@ -119,7 +119,9 @@ def run_spec(plan: EvalPlan) -> dict[str, Any]:
                        **({"feedback": e.feedback} if e.feedback else {}),
                        **({"constrain": e.constrain} if e.constrain else {}),
                        **({"candidates": e.candidates} if e.candidates is not None else {}),
-                       **({"autofix": e.autofix} if e.autofix is not None else {})} for e in plan.endpoints],
+                       **({"autofix": e.autofix} if e.autofix is not None else {}),
+                       **({"grounding": e.grounding} if e.grounding else {}),
+                       **({"verify": e.verify} if e.verify else {})} for e in plan.endpoints],
         "samples": plan.samples,
         "max_attempts": plan.max_attempts,
     }
@@ -249,10 +251,12 @@ class EvalRunner:
         return CellOutcome(job.key, result.ok, attempts=final.number,
                            completion_tokens=sum(a.usage.completion_tokens for a in new))
 
-    def _options(self, task: Task) -> VerifyOptions:
-        # In the loop, a cell verifies exactly as `tfagent` would with the same [defaults].
+    def _options(self, task: Task, chain: list[str]) -> VerifyOptions:
+        # In the loop, a cell verifies exactly as `tfagent` would with the same [defaults]; a chain that
+        # plans Terraform plans it offline, as the judge does (the eval runs without cloud credentials).
+        offline = True if task.mode == "terraform" and "plan" in chain else None
         return build_verify_options(task.prompt, task.mode, task.lang, {"provider_mirror": self.plan.provider_mirror},
-                                    self.plan.defaults)
+                                    self.plan.defaults, offline_aws=offline)
 
     def _judge_options(self, task: Task) -> VerifyOptions:
         return judge_options(task, self.plan.provider_mirror, self.plan.defaults)
@@ -261,18 +265,27 @@ class EvalRunner:
         from tfagent.agent.loop.state import RunRequest
 
         task = cell.task
+        chain = cell_chain(task, cell.endpoint)
         return RunRequest(
             prompt=task.prompt,
             endpoint=sample_endpoint(cell.endpoint, cell.sample),
             mode=task.mode,
-            chain=list(task.verify),
+            chain=chain,
             max_attempts=self.plan.max_attempts,
-            options=self._options(task),
+            options=self._options(task, chain),
             given_files=dict(task.files),
             lang=task.lang,
             run_id=f"{self.run_id}-{cell.endpoint.name}-{task.id}-{cell.sample}",
             ready_timeout=self.ready_timeout,
         )
+
+
+def cell_chain(task: Task, endpoint: Endpoint) -> list[str]:
+    """The in-loop chain of a cell: the endpoint's own ``verify`` (an A/B arm's strategy) in the task's
+    mode, else the task's (the suite's)."""
+    if endpoint.verify and task.mode == "terraform":
+        return list(endpoint.verify)
+    return list(task.verify)
 
 
 def judge_options(task: Task, provider_mirror: Path | None, defaults: dict | None = None) -> VerifyOptions:
@@ -284,7 +297,7 @@ def judge_options(task: Task, provider_mirror: Path | None, defaults: dict | Non
 def rescore_run(store: Store, run_id: str, suite: Suite, scoring: str, *, chain: list[str] | None = None,
                 provider_mirror: Path | None = None, judge: Judge | None = None) -> int:
     """Judge every complete cell's final attempt again — no model is called — and store the verdicts
-    under ``scoring``. ``chain``: also run these verifiers on the stored files (all must pass).
+    (strict and fair) under ``scoring``. ``chain``: also run these verifiers on the stored files (all must pass).
     Returns the number of cells rescored."""
     judge = judge or _real_judge()
     store.clear_scoring(run_id, scoring)
@@ -297,7 +310,10 @@ def rescore_run(store: Store, run_id: str, suite: Suite, scoring: str, *, chain:
         verdict = judge(task, attempt.files, options=options).to_dict()
         if built is not None:
             verdict["rescore_chain"] = _verify_files(built, attempt.files, options)
-            verdict["ok"] = verdict["ok"] and all(v["ok"] for v in verdict["rescore_chain"])
+            chain_ok = all(v["ok"] for v in verdict["rescore_chain"])
+            verdict["ok"] = verdict["ok"] and chain_ok
+            if isinstance(verdict.get("fair"), dict):
+                verdict["fair"]["ok"] = verdict["fair"]["ok"] and chain_ok
         store.add_judgment(run_id, key, attempt.number, verdict["ok"], verdict, scoring)
         count += 1
     return count

@@ -20,7 +20,8 @@ def git_options(func):
         click.option("--pr-on-failure", is_flag=True, help="When the code did not verify, still commit and open a DRAFT PR with the diagnostics."),
         click.option("--allow-dirty", is_flag=True, help="Run even if the working tree has changes (they are left untouched either way)."),
         click.option("--forge", type=click.Choice(["github", "gitlab"]), help="Forge API (default: guessed from the environment and remote URL)."),
-        click.option("--dry-run", "git_dry_run", is_flag=True, help="Print the branch, commit message and PR body; change nothing."),
+        click.option("--dry-run", "git_dry_run", is_flag=True, help="Alone: print the exact first request (messages, schema cards, grammar) and ask no model. "
+                          "With --git/--push/--pr: also print the branch, commit message and PR body; change nothing."),
     ]
     for option in reversed(options):
         func = option(func)

@@ -17,8 +17,7 @@ from tfagent.agent.core.click_groups import DefaultLazyGroup
 from tfagent.agent.core.console import fail, out_console
 from tfagent.agent.core.defaults import DEFAULT_CHAIN
 from tfagent.agent.core.exits import EXIT_USAGE
-from tfagent.agent.core.defaults import CONSTRAIN_MODES, DEFAULT_FEEDBACK, FEEDBACK_STYLES
-from tfagent.agent.core.defaults import MAX_CANDIDATES
+from tfagent.agent.core.defaults import CONSTRAIN_MODES, DEFAULT_FEEDBACK, DEFAULT_GROUNDING, FEEDBACK_STYLES, GROUNDING_MODES, MAX_CANDIDATES
 
 def _escape(text: str) -> str:
     """User- and config-derived text shown through rich: brackets are text, never markup."""
@@ -78,6 +77,9 @@ def model_options(f):
                            f"byte-identical reply restated in a fresh turn (restate); default {DEFAULT_FEEDBACK}.")),
         click.option("--constrain", type=click.Choice(CONSTRAIN_MODES), default=None,
                      help="Grammar-constrained replies where the server takes a GBNF grammar: the reply format, or + real resource types (default off)."),
+        click.option("--grounding", type=click.Choice(GROUNDING_MODES), default=None,
+                     help="What the first request carries: the sentence alone (none), or + cards of the provider schema "
+                          f"for the resource types the sentence needs (schema); default {DEFAULT_GROUNDING}."),
         click.option("--candidates", type=click.IntRange(1, MAX_CANDIDATES), default=None,
                      help="Sample the first request N times (concurrently, temperature > 0, a seed each); the first "
                           "that verifies wins, else the one with the fewest errors gets the retries (default 1)."),
@@ -116,6 +118,9 @@ def git_option_decorator(f):
 
 @main.command("run")
 @click.argument("prompt", required=False)
+@click.option("--in", "in_dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Change the Terraform folder DIR: its files go into the request, the whole of it is verified, "
+                   "and the change is written back as a diff (--out defaults to DIR).")
 @model_options
 @git_option_decorator
 def run_command(prompt: str | None, **params: Any) -> None:
@@ -275,13 +280,28 @@ def runs_show(run_id: str, as_json: bool) -> None:
     for a in row.result["attempts"]:
         attempt = Attempt.from_dict(a)
         print_attempt(console, attempt, row.result["max_attempts"])
-        _print_reply_and_files(console, attempt)
+        _print_reply_and_files(console, attempt, row.result.get("change"))
+    if row.result.get("change") is not None:  # --in: what the run changes, as a diff
+        from tfagent.agent.cli.folder_run import print_change
+
+        print_change(console, row.result["change"], bool(row.result["ok"]))
 
 
-def _print_reply_and_files(console, attempt) -> None:
-    """What the model sent and the files taken from it: the record, not only its verdict."""
+def _print_reply_and_files(console, attempt, change: dict | None = None) -> None:
+    """What the model sent and the files taken from it: the record, not only its verdict. With
+    ``--in`` (``change``), the attempt's change to the folder as a diff instead of whole files."""
     from rich.text import Text
 
+    if change is not None:
+        from tfagent.agent.cli.folder_run import diff_text
+
+        console.print(Text(f"  reply ({attempt.finish_reason or 'no finish reason'}, {len(attempt.reply)} characters):", style="bold"))
+        console.print(Text("    " + (attempt.reply.strip() or "(empty)").replace("\n", "\n    ")))
+        diff = (change.get("attempt_diffs") or {}).get(str(attempt.number))
+        if diff:
+            console.print(Text(f"  diff of attempt {attempt.number}:", style="bold"))
+            console.print(diff_text(diff), soft_wrap=True)
+        return
     console.print(Text(f"  reply ({attempt.finish_reason or 'no finish reason'}, {len(attempt.reply)} characters):", style="bold"))
     console.print(Text("    " + (attempt.reply.strip() or "(empty)").replace("\n", "\n    ")))
     for path, body in sorted(attempt.files.items()):

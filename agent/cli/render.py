@@ -65,6 +65,11 @@ class LiveStatus:
             print_autofix(self.console, data["fixes"], data["ok"], data["kept"], data["errors_before"], data["errors_after"])
         elif kind == "attempt_done":
             print_attempt(self.console, data["attempt"], self.max)
+        elif kind == "grounding" and self.enabled:
+            types = ", ".join(data["types"]) or "none found"
+            self.console.print(f"[dim]grounding: {escape(types)} (~{data['tokens']} tokens of schema cards)[/]", highlight=False)
+        elif kind == "folder_note":  # --in: the folder already fails before any change
+            self.console.print(Text(data["text"], style="yellow"), soft_wrap=True)
         elif kind == "skipped_verifier":
             self.console.print(f"[yellow]skipping verifier {escape(data['name'])}: {escape(data['reason'])}[/]")
         if self.live is not None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from tfagent.verifiers.base import VerifyOptions
 from tfagent.verifiers.registry import UnknownVerifier, VerifierUnavailable, parse_chain
@@ -25,19 +26,21 @@ from tfagent.agent.model.client import ModelError, ServerUnreachable
 from tfagent.agent.model.context import ContextOverflow
 from tfagent.agent.core.output import OutputError, write_files
 from tfagent.agent.cli.render import LiveStatus, print_result
+from tfagent.agent.cli.folder_run import deliver_change, folder_for, folder_record, resumed_folder
 from tfagent.agent.loop.runs import RunStore, new_run_id
 from tfagent.agent.loop.state import RunRequest
 from tfagent.agent.core.defaults import CONSTRAIN_MODES, DEFAULT_CONSTRAIN, DEFAULT_FEEDBACK, FEEDBACK_STYLES
-from tfagent.agent.core.defaults import DEFAULT_AUTOFIX, DEFAULT_CANDIDATES
+from tfagent.agent.core.defaults import DEFAULT_AUTOFIX, DEFAULT_CANDIDATES, DEFAULT_GROUNDING, GROUNDING_MODES, offline_chain
 from tfagent.agent.core.types import Endpoint, RunResult
 
 
-def _default_chain(mode: str, lang: str | None, has_tests: bool) -> list[str]:
+def _default_chain(mode: str, lang: str | None, has_tests: bool, offline: bool = False) -> list[str]:
     if mode == "code":
         from tfagent.verifiers.code.code_lang import default_chain
 
         return list(default_chain(lang or "python", has_tests))
-    return mode_default_chain(mode)
+    # plan needs cloud credentials, so it is opt-in (--verify) — except offline, where it needs none.
+    return mode_default_chain(mode) if not offline else offline_chain(mode)
 
 
 def _options(prompt: str, mode: str, lang: str | None, p: dict[str, Any], defaults: dict[str, Any]) -> VerifyOptions:
@@ -89,8 +92,8 @@ def _request_record(req: RunRequest, out: Path, params: dict[str, Any]) -> dict[
         "provider_mirror": str(req.options.provider_mirror or ""), "offline_aws": req.options.offline_aws,
         "policies": [str(p) for p in req.options.policies], "test_cmd": req.options.test_cmd,
         "tests_path": str(req.options.tests or ""), "fail_fast": req.fail_fast,
-        "feedback": req.feedback, "constrain": req.constrain,
-        "candidates": req.candidates, "autofix": req.autofix,
+        "feedback": req.feedback, "constrain": req.constrain, **folder_record(req),
+        "candidates": req.candidates, "autofix": req.autofix, "grounding": req.grounding,
     }
 
 
@@ -111,6 +114,7 @@ def _build_request(prompt: str | None, mode: str, lang: str | None, p: dict[str,
         endpoint = resolve_endpoint(config, None, ep["base_url"], ep["model"], p.get("api_key"))
         endpoint = Endpoint(ep["name"], endpoint.base_url, endpoint.model, endpoint.api_key, ep.get("api_key_env"), ep.get("bpw"), ep.get("params", {}))
         endpoint.candidates, endpoint.autofix = ep.get("candidates"), ep.get("autofix")
+        endpoint.feedback, endpoint.constrain, endpoint.grounding = ep.get("feedback"), ep.get("constrain"), ep.get("grounding")
         merged = {**p, "provider_mirror": r["provider_mirror"] or None, "offline_aws": r["offline_aws"], "policies": r["policies"],
                   "test_cmd": r["test_cmd"], "tests_path": r["tests_path"] or None}
         req = RunRequest(prompt=r["prompt"], endpoint=endpoint, mode=r["mode"], chain=r["chain"], requested=set(r["requested"]),
@@ -118,15 +122,20 @@ def _build_request(prompt: str | None, mode: str, lang: str | None, p: dict[str,
                          lang=r["lang"], run_id=row.run_id, fail_fast=r["fail_fast"],
                          feedback=r.get("feedback") or DEFAULT_FEEDBACK, constrain=r.get("constrain") or DEFAULT_CONSTRAIN,
                          candidates=int(r.get("candidates") or DEFAULT_CANDIDATES),
-                         autofix=bool(r.get("autofix", DEFAULT_AUTOFIX)))
+                         autofix=bool(r.get("autofix", DEFAULT_AUTOFIX)),
+                         grounding=r.get("grounding") or DEFAULT_GROUNDING)
+        if r.get("in"):  # --in: the same folder, unchanged since the run started
+            req.folder = resumed_folder(r)
         return req, Path(p.get("out") or r["out"])
     if not prompt or not prompt.strip():
         raise ConfigError('missing PROMPT: tfagent "create a private storage account" [options]')
     prompt = redact(prompt)  # a prompt that quotes a secret: the model, the store and the output never see it
     endpoint = resolve_endpoint(config, p.get("endpoint_name"), p.get("base_url"), p.get("model"), p.get("api_key"))
-    chain_text = p.get("verify_chain") or (defaults.get("verify") if mode == "terraform" else None)
-    chain = parse_chain(chain_text) if chain_text else _default_chain(mode, lang, bool(p.get("test_cmd") or p.get("tests_path")))
+    endpoint_chain = ",".join(endpoint.verify) if endpoint.verify and mode == "terraform" else None
+    chain_text = p.get("verify_chain") or endpoint_chain or (defaults.get("verify") if mode == "terraform" else None)
     options = _options(prompt, mode, lang, p, defaults)
+    chain = parse_chain(chain_text) if chain_text else _default_chain(mode, lang, bool(p.get("test_cmd") or p.get("tests_path")),
+                                                                     offline=options.offline_aws)
     req = RunRequest(
         prompt=prompt.strip(), endpoint=endpoint, mode=mode, chain=chain,
         requested=set(parse_chain(p["verify_chain"])) if p.get("verify_chain") else set(),
@@ -140,8 +149,12 @@ def _build_request(prompt: str | None, mode: str, lang: str | None, p: dict[str,
         candidates=p.get("candidates") or check_candidates("[defaults] candidates", defaults.get("candidates"))
         or DEFAULT_CANDIDATES,
         autofix=_first_set(p.get("autofix"), check_flag("[defaults] autofix", defaults.get("autofix")), DEFAULT_AUTOFIX),
+        grounding=p.get("grounding") or check_choice("[defaults] grounding", defaults.get("grounding"), GROUNDING_MODES)
+        or DEFAULT_GROUNDING,
     )
     out = Path(p.get("out") or defaults.get("out") or ("infra" if mode == "terraform" else "src"))
+    if p.get("in_dir"):  # change an existing folder; --out defaults to it
+        req.folder, out = folder_for(p["in_dir"], p.get("out"), mode)
     check_inputs(req.chain, req.options)
     return req, out
 
@@ -150,6 +163,8 @@ def execute(prompt: str | None, mode: str, lang: str | None, params: dict[str, A
     console, errc = out_console(), err_console()
     try:
         request, out = _build_request(prompt, mode, lang, params)
+        if _request_preview_only(params):
+            return _print_first_request(request, console, bool(params.get("as_json")))
         git = _git_preflight(params, out)
     except (ConfigError, UnknownVerifier, VerifierUnavailable, OutputError) as exc:
         raise fail(str(exc), EXIT_USAGE)
@@ -182,7 +197,39 @@ def execute(prompt: str | None, mode: str, lang: str | None, params: dict[str, A
         store.interrupted(request.run_id)
         raise fail(f"interrupted; continue with: tfagent --resume {request.run_id}", 130)
     store.finish(request.run_id, redact_obj(result.to_dict()))
+    if request.folder is not None and git is None:  # --in: the change as a diff, written back in place
+        return deliver_change(request.folder, result, out, params, console, errc)
     return _deliver(result, out, params, git, console, errc)
+
+
+def _request_preview_only(params: dict[str, Any]) -> bool:
+    """``--dry-run`` without --git/--push/--pr: show the first request, ask no model."""
+    return bool(params.get("git_dry_run")) and not any(params.get(k) for k in ("git", "push", "pr", "pr_on_failure"))
+
+
+def _print_first_request(request: RunRequest, console: Console, as_json: bool) -> int:
+    from tfagent.agent.loop.first_request import first_request
+    from tfagent.verifiers.terraform.schema_index import SchemaIndexError
+
+    try:
+        doc = redact_obj(first_request(request))
+    except SchemaIndexError as exc:
+        raise fail(f"--dry-run: the provider schema could not be read: {exc}", EXIT_USAGE)
+    if as_json:
+        click.echo(json.dumps({"dry_run": True, **doc}, indent=2))
+        return EXIT_OK
+    console.print(f"[bold]first request to {escape(doc['endpoint']['base_url'])} (model {escape(doc['endpoint']['model'])}), "
+                  f"not sent (--dry-run)[/]", highlight=False)
+    if doc["grounding"] is not None:
+        found = ", ".join(f"{g['type']} ({g['why']})" for g in doc["grounding"]) or "no resource type found"
+        console.print(f"[dim]grounding: {escape(found)}[/]", highlight=False)
+    for message in doc["messages"]:
+        console.print(f"\n[bold]── {message['role']} ──[/]", highlight=False)
+        console.print(message["content"], markup=False, highlight=False)
+    if doc["grammar"]:
+        console.print("\n[bold]── grammar (GBNF) ──[/]", highlight=False)
+        console.print(doc["grammar"], markup=False, highlight=False)
+    return EXIT_OK
 
 
 def _deliver(result: RunResult, out: Path, params: dict[str, Any], git, console: Console, errc: Console) -> int:

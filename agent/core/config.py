@@ -32,14 +32,15 @@ from typing import Any
 import tomli_w
 
 from tfagent.agent.core import secrets
-from tfagent.agent.core.defaults import CONSTRAIN_MODES, FEEDBACK_STYLES, MAX_CANDIDATES
+from tfagent.agent.core.defaults import CONSTRAIN_MODES, FEEDBACK_STYLES, GROUNDING_MODES, MAX_CANDIDATES
 from tfagent.agent.core.output import atomic_write
 from tfagent.agent.core.types import REQUEST_PARAMS, Endpoint
 
 LOCAL_CONFIG = "tfagent.toml"
-ENDPOINT_KEYS = {"base_url", "model", "bpw", "api_key_env", "feedback", "constrain", "candidates", "autofix", *REQUEST_PARAMS}
+ENDPOINT_KEYS = {"base_url", "model", "bpw", "api_key_env", "feedback", "constrain", "candidates", "autofix", "grounding", "verify",
+                 *REQUEST_PARAMS}
 DEFAULT_KEYS = {"max_attempts", "verify", "provider_mirror", "out", "offline_aws", "policy", "ready_timeout",
-                "sandbox", "feedback", "constrain", "candidates", "autofix"}
+                "sandbox", "feedback", "constrain", "candidates", "autofix", "grounding"}
 
 
 class ConfigError(ValueError):
@@ -131,7 +132,11 @@ def _endpoint_from(name: str, data: Any, path: Path) -> Endpoint:
         raise ConfigError(f"{where}: chat_template_kwargs must be a table, e.g. {{ enable_thinking = false }}")
     key_env = data.get("api_key_env")
     loop = {key: check_choice(f"{where}: {key}", data.get(key), choices) for key, choices in
-            (("feedback", FEEDBACK_STYLES), ("constrain", CONSTRAIN_MODES))}
+            (("feedback", FEEDBACK_STYLES), ("constrain", CONSTRAIN_MODES), ("grounding", GROUNDING_MODES))}
+    verify = data.get("verify")
+    if verify is not None and (not isinstance(verify, str) or not [v for v in verify.split(",") if v.strip()]):
+        raise ConfigError(f"{where}: verify must be a comma-separated verifier chain such as \"hcl,fmt,validate,plan\", "
+                          f"got {verify!r}")
     candidates = check_candidates(f"{where}: candidates", data.get("candidates"))
     autofix = check_flag(f"{where}: autofix", data.get("autofix"))
     return Endpoint(
@@ -144,6 +149,8 @@ def _endpoint_from(name: str, data: Any, path: Path) -> Endpoint:
         constrain=loop["constrain"],
         candidates=candidates,
         autofix=autofix,
+        grounding=loop["grounding"],
+        verify=[v.strip() for v in verify.split(",") if v.strip()] if verify else None,
         bpw=float(bpw) if bpw is not None else None,
         params=params,
     )
@@ -213,6 +220,10 @@ def resolve_endpoint(
         params=dict(base.params) if base else {},
         candidates=base.candidates if base else None,
         autofix=base.autofix if base else None,
+        feedback=base.feedback if base else None,
+        constrain=base.constrain if base else None,
+        grounding=base.grounding if base else None,
+        verify=list(base.verify) if base and base.verify else None,
     )
 
 

@@ -14,6 +14,10 @@ FEEDBACK_STYLES = ("raw", "schema", "restate")
 DEFAULT_FEEDBACK = "raw"
 CONSTRAIN_MODES = ("off", "format", "schema")  # grammar-constrained replies where the server takes one
 DEFAULT_CONSTRAIN = "off"
+# --grounding: what the first request carries besides the sentence. none: the sentence alone; schema: + cards
+# of the provider schema for the types the sentence needs (agent/loop/grounding.py).
+GROUNDING_MODES = ("none", "schema")
+DEFAULT_GROUNDING = "none"
 ESCALATION_TEMPERATURE = 0.8  # a retry after a repeated reply / unchanged errors samples at least this hot
 # --candidates N: N samples of the first request, the verifier picks (1 = one request, as before).
 DEFAULT_CANDIDATES = 1
@@ -42,6 +46,15 @@ def reply_cap(ctx: int) -> int:
     """max_tokens of a served endpoint: at most a quarter of the context, so a retry (prompt + that
     reply + the feedback) still fits — an unbounded reply of a looping small model fills the window."""
     return max(256, ctx // 4)
+
+
+def offline_chain(mode: str) -> list[str]:
+    """The default chain when the aws provider plans offline (--offline-aws): plan needs no credentials
+    there, so it runs after validate — the research's checker."""
+    chain = default_chain(mode)
+    if mode == "terraform" and "plan" not in chain:
+        chain.insert(chain.index("validate") + 1 if "validate" in chain else len(chain), "plan")
+    return chain
 
 
 def default_chain(mode: str) -> list[str]:

@@ -30,6 +30,8 @@ class Endpoint:
     constrain: str | None = None  # CONSTRAIN_MODES; None: the run's setting
     candidates: int | None = None  # samples of the first request (--candidates); None: the run's setting
     autofix: bool | None = None  # apply renames Terraform names (--autofix); None: the run's setting
+    grounding: str | None = None  # GROUNDING_MODES; None: the run's setting
+    verify: list[str] | None = None  # the in-loop verifier chain for this endpoint; None: the run's (task's) chain
 
     def public_dict(self) -> dict[str, Any]:
         """What may be shown or stored: never the key itself."""
@@ -43,6 +45,8 @@ class Endpoint:
             **({"constrain": self.constrain} if self.constrain else {}),
             **({"candidates": self.candidates} if self.candidates is not None else {}),
             **({"autofix": self.autofix} if self.autofix is not None else {}),
+            **({"grounding": self.grounding} if self.grounding else {}),
+            **({"verify": list(self.verify)} if self.verify else {}),
             "api_key_env": self.api_key_env,
         }
 
@@ -130,6 +134,7 @@ class Attempt:
     repeat: str | None = None  # "same_reply" / "same_errors": this attempt repeated the previous one
     sampling: dict[str, Any] = field(default_factory=dict)  # request parameters changed for this attempt
     notes: list[str] = field(default_factory=list)  # what the loop changed in the request (context fit, grammar fallback)
+    deleted: list[str] = field(default_factory=list)  # --in: files the reply deletes (agent/loop/folder.py)
     # --candidates: one entry per sample of the first request (index, seed, temperature, ok, errors, usage,
     # model/verify seconds, chosen, reply); ``usage``/``model_seconds``/``verify_seconds`` above are the
     # sums over all of them (what the attempt cost), ``chosen_usage`` the chosen one's (its conversation).
@@ -176,6 +181,7 @@ class Attempt:
             "repeat": self.repeat,
             "sampling": dict(self.sampling),
             "notes": list(self.notes),
+            **({"deleted": list(self.deleted)} if self.deleted else {}),
             **({"candidates": [dict(c) for c in self.candidates]} if self.candidates else {}),
             **({"autofix": [dict(f) for f in self.autofix]} if self.autofix else {}),
         }
@@ -201,6 +207,7 @@ class Attempt:
             repeat=d.get("repeat"),
             sampling=dict(d.get("sampling") or {}),
             notes=list(d.get("notes") or []),
+            deleted=list(d.get("deleted") or []),
             candidates=[dict(c) for c in d.get("candidates") or []],
             autofix=[dict(f) for f in d.get("autofix") or []],
         )
@@ -218,6 +225,9 @@ class RunResult:
     files: dict[str, str]  # the final files (those of the last attempt that produced files)
     max_attempts: int
     skipped_verifiers: dict[str, str] = field(default_factory=dict)
+    # --in: what the run changes in the folder (Folder.change_record: diff, added/modified/deleted, the
+    # problems the folder had before); None for a run that writes new files
+    change: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -231,4 +241,5 @@ class RunResult:
             "skipped_verifiers": self.skipped_verifiers,
             "attempts": [a.to_dict() for a in self.attempts],
             "files": self.files,
+            **({"change": self.change} if self.change is not None else {}),
         }

@@ -20,6 +20,8 @@ import re
 
 from tfagent.verifiers.terraform.schema_index import SchemaIndex, closest
 
+from .grounding import retrieve, sentence_words
+
 MAX_TYPES = 60  # resource + data types listed in a schema grammar
 GRAMMAR_FIELDS = {"llama.cpp": "grammar", "vllm": "guided_grammar"}
 _REJECTION = re.compile(r"grammar|guided|unrecognized request argument|extra inputs are not permitted", re.IGNORECASE)
@@ -46,12 +48,15 @@ def _alternatives(names: list[str]) -> str:
 
 
 def relevant_types(index: SchemaIndex, kind: str, prompt: str, limit: int) -> list[str]:
-    """Types of ``kind`` whose name words appear in the prompt, then the closest to each prompt word."""
-    words = {w for w in re.findall(r"[a-z0-9]+", prompt.lower()) if len(w) > 1}
+    """The types the sentence needs (the retrieval of ``--grounding schema``: "Route 53" finds
+    aws_route53_*), then types sharing a word with it, then the closest to each word: a grammar that
+    forbids a needed type is worse than none, so it stays wider than the cards."""
+    words = {w for w in re.findall(r"[a-z0-9]+", prompt.lower()) if len(w) > 1} | set(sentence_words(prompt))
     types = index.types(kind)
-    scored = [t for t in types if words & set(t.split("_")[1:])]
+    chosen = [r.type for r in retrieve(index, prompt, limit) if r.kind == kind][:limit]
+    scored = [t for t in types if words & set(t.split("_")[1:]) and t not in chosen]
     scored.sort(key=lambda t: (-len(words & set(t.split("_")[1:])), len(t), t))
-    chosen = scored[:limit]
+    chosen += scored[:limit - len(chosen)]
     for word in sorted(words):
         if len(chosen) >= limit:
             break

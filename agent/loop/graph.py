@@ -19,6 +19,7 @@ from tfagent.verifiers.registry import build_chain
 from tfagent.agent.core.config import state_dir
 from tfagent.agent.model.client import ModelClient
 from tfagent.agent.model.errors import ServerUnreachable
+from tfagent.agent.loop.folder import prepare as prepare_folder
 from tfagent.agent.loop.nodes import EventSink, Runtime, first_messages
 from tfagent.agent.loop.runs import new_run_id
 from tfagent.agent.loop.state import AgentState, RunRequest, initial_state, is_done
@@ -34,7 +35,7 @@ def build_graph(runtime: Runtime, checkpointer=None):
     graph.add_node("finish", lambda state: {})
     graph.add_edge(START, "generate")
     graph.add_conditional_edges(
-        "generate", lambda s: "verify" if s["pending"]["files"] and not s["pending"]["reply_diagnostics"] else "record",
+        "generate", lambda s: "verify" if _has_change(s["pending"]) else "record",
         {"verify": "verify", "record": "record"},
     )
     graph.add_edge("verify", "record")
@@ -71,13 +72,16 @@ def run_agent(
     runtime = Runtime(request, client, chain, (request.artifacts_root or state_dir() / "runs") / run_id, on_event)
     graph = build_graph(runtime, checkpointer)
     config: dict[str, Any] = {"configurable": {"thread_id": run_id}, "recursion_limit": 4 * request.max_attempts + 10}
-    start = initial_state(first_messages(request), history)
+    if request.folder is not None:  # --in: fit the folder to the server's context and verify it as it is, first
+        prepare_folder(request, client, chain, runtime.run_dir, runtime.emit)
+    fresh = not resume and not history  # the first request is built once the server answers (its context size)
+    start = None if fresh else initial_state(first_messages(request), history)
     if resume:
         snapshot = graph.get_state(config) if checkpointer is not None else None
         if snapshot is None or not snapshot.values:
             raise ValueError(f"run {run_id} has no checkpoint to resume from")
         start = None if snapshot.next else snapshot.values
-    if start is not None and is_done(start, request.max_attempts):
+    if not fresh and start is not None and is_done(start, request.max_attempts):
         final: dict[str, Any] = dict(start)
     else:
         try:
@@ -85,6 +89,8 @@ def run_agent(
         except ServerUnreachable as exc:
             exc.before_first_request = True  # nothing was sent: the run is "unreachable", not "interrupted"
             raise
+        if fresh:
+            start = initial_state(runtime.first_messages(), None)
         final = graph.invoke(start, config)
     result = _result(run_id, request, chain, final)
     if on_event:
@@ -92,9 +98,14 @@ def run_agent(
     return result
 
 
+def _has_change(pending: dict[str, Any]) -> bool:
+    """A reply worth verifying: files (with --in, or deletions) and nothing rejected."""
+    return bool(pending["files"] or pending.get("deleted")) and not pending["reply_diagnostics"]
+
+
 def _result(run_id: str, request: RunRequest, chain, final: dict[str, Any]) -> RunResult:
     attempts = [Attempt.from_dict(a) for a in final.get("attempts", [])]
-    with_files = [a for a in attempts if a.files]
+    with_files = [a for a in attempts if a.files or a.deleted]
     return RunResult(
         run_id=run_id,
         prompt=request.prompt,
@@ -106,4 +117,5 @@ def _result(run_id: str, request: RunRequest, chain, final: dict[str, Any]) -> R
         files=with_files[-1].files if with_files else {},
         max_attempts=request.max_attempts,
         skipped_verifiers=dict(chain.skipped),
+        change=request.folder.change_record(attempts) if request.folder is not None else None,
     )

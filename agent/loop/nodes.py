@@ -16,9 +16,12 @@ from tfagent.agent.loop import feedback as fb
 from tfagent.agent.loop.autofix import apply_autofix, autofix_preamble
 from tfagent.agent.loop.candidates import candidate_count, generate_candidates, verify_candidates
 from tfagent.agent.loop.context_fit import estimated_tokens, shrink
+from tfagent.agent.loop.feedback import estimate_tokens
+from tfagent.agent.loop.grounding import Grounding, ground, grounded_request
 from tfagent.agent.loop.grammar import GRAMMAR_FIELDS, build_grammar, grammar_params, is_grammar_rejection
 from tfagent.agent.loop.schema_feedback import SAME_REPLY, build_schema_feedback, repeat_kind
-from tfagent.verifiers.terraform.schema_index import SCHEMA_ARTIFACT, WANT_OPTION, SchemaIndex, load_index, provider_index
+from tfagent.verifiers.terraform.schema_index import (SCHEMA_ARTIFACT, WANT_OPTION, SchemaIndex, SchemaIndexError, load_index,
+                                                     provider_index)
 from tfagent.agent.model.client import ModelClient, ModelError
 from tfagent.agent.model.context import ContextOverflow
 from tfagent.agent.core.output import materialize, read_back
@@ -48,9 +51,10 @@ def reply_format(mode: str, lang: str | None) -> ReplyFormat:
     return ReplyFormat("main.tf", ("hcl", "terraform", "tf", ""), True, "hcl")
 
 
-def first_messages(request: RunRequest) -> list[dict[str, str]]:
+def first_messages(request: RunRequest, grounding: Grounding | None = None) -> list[dict[str, str]]:
     """System + first user turn. The system prompt is a fixed template — nothing in it changes
-    between attempts or runs, so the server's prefix cache keeps working."""
+    between attempts or runs, so the server's prefix cache keeps working; ``grounding`` (the schema
+    cards of ``--grounding schema``) goes into the user turn, after the task."""
     if request.mode == "code":
         from tfagent.verifiers.code.code_lang import code_request_vars
 
@@ -59,10 +63,14 @@ def first_messages(request: RunRequest) -> list[dict[str, str]]:
     else:
         system = render("terraform_system")
         user = render("terraform_request", prompt=request.prompt)
+        if grounding is not None:
+            user = grounded_request(user, grounding)
     if request.given_files:
         listing = "\n\n".join(render("file_block", fence=Path(p).suffix.lstrip(".") or "text", path=p, body=body.rstrip())
                                 for p, body in sorted(request.given_files.items()))
         user = render("given_files", prompt=user.strip(), files=listing)
+    if request.folder is not None:  # --in: the folder's files and how to change them (agent/loop/folder.py)
+        user = request.folder.first_turn(user)
     return [{"role": "system", "content": system.strip()}, {"role": "user", "content": redact(user.strip())}]
 
 
@@ -79,6 +87,29 @@ class Runtime:
     def emit(self, kind: str, **data: Any) -> None:
         if self.on_event is not None:
             self.on_event(kind, data)
+
+    def first_messages(self) -> list[dict[str, str]]:
+        """The first request, with the schema cards when ``--grounding schema`` asks for them (their
+        budget from the server's context; the catalogue is the provider schema index)."""
+        return first_messages(self.request, self.grounding())
+
+    def grounding(self) -> Grounding | None:
+        if self.request.grounding_mode != "schema" or self.request.mode != "terraform":
+            return None
+        if self.schema_index is None:
+            try:
+                self.schema_index = provider_index(self.request.options)
+            except SchemaIndexError as exc:
+                self.emit("note", text=f"--grounding schema: the provider schema could not be read ({exc}); "
+                                       "the first request carries the sentence alone")
+                return None
+        if self.schema_index is None:
+            self.emit("note", text="--grounding schema: no provider schema to read (no provider in the mirror); "
+                                   "the first request carries the sentence alone")
+            return None
+        found = ground(self.schema_index, self.request.prompt, self.client.context_size())
+        self.emit("grounding", types=found.types, tokens=estimate_tokens(found.text))
+        return found
 
     def _grammar(self) -> str | None:
         mode = self.request.constrain_mode
@@ -163,6 +194,9 @@ class Runtime:
             usage=c.usage, ttft=c.ttft, model_seconds=c.seconds, transport_retries=c.transport_retries,
         )
         parsed = parse_reply(c.text, c.reasoning, default_name=fmt.default_name, accept_langs=fmt.accept_langs, join_unlabeled=fmt.join_unlabeled)
+        deleted: list[str] = []
+        if self.request.folder is not None:  # --in: only shown or new files, DELETE FILE lines
+            parsed, deleted = self.request.folder.check_reply(parsed, c.text)
         attempt.reasoning = redact(parsed.reasoning) if parsed.reasoning else parsed.reasoning
         leaked = hardcoded_in([*parsed.files.keys(), *parsed.files.values()])
         if leaked:
@@ -176,11 +210,14 @@ class Runtime:
         elif parsed.diagnostics:
             attempt.reply_diagnostics = parsed.diagnostics
             attempt.feedback = fb.rejected_files_feedback(parsed.diagnostics, MAX_FILES, MAX_TOTAL_BYTES)
-        elif not parsed.files:
+        elif not parsed.files and not deleted:
             attempt.reply_diagnostics = [error("the reply contained no file", source="reply", category="no_code")]
             attempt.feedback = fb.no_files_feedback(fmt.fence, fmt.default_name)
         else:
             attempt.files = parsed.files
+            attempt.deleted = deleted
+        if self.request.folder is not None:
+            self.request.folder.reply_feedback(attempt)
         return attempt
 
     def verify(self, state: AgentState) -> dict[str, Any]:
@@ -201,32 +238,44 @@ class Runtime:
         if self.request.schema_feedback or self.request.autofix_enabled:
             options = replace(options, extra={**options.extra, WANT_OPTION: True})
         options = _with_artifacts_dir(options, artifacts_dir)
-        attempt.verdicts, attempt.files = self.run_chain(files, options)
+        attempt.verdicts, attempt.files = self.run_chain(files, options, attempt.deleted)
         attempt.verify_seconds = sum(v.seconds for v in attempt.verdicts)
         attempt.ok = all(v.ok for v in attempt.verdicts)
+        if self.request.folder is not None:  # --in: problems the folder had before do not count
+            attempt.ok = self.request.folder.passes(attempt.verdicts)
         if not attempt.ok and self.request.autofix_enabled and self.request.mode == "terraform":
             apply_autofix(self, attempt, options)
         if not attempt.ok:
             failed = [v.verifier for v in attempt.verdicts if not v.ok]
             diags = [d for v in attempt.verdicts for d in v.diagnostics]
+            excerpts, before = attempt.files, []
+            if self.request.folder is not None:  # --in: "you broke" apart from "was already broken"
+                diags, before = self.request.folder.split(diags)
+                excerpts = self.request.folder.excerpt_files(attempt.files, attempt.deleted)
             attempt.repeat = repeat_of(previous, attempt)
             budget = self.request.feedback_budget_tokens
             if self.request.schema_feedback:
                 index = _index_of(attempt.verdicts)
                 self.schema_index = index or self.schema_index
-                text = build_schema_feedback(diags, attempt.files, index, stage=", ".join(failed),
+                text = build_schema_feedback(diags, excerpts, index, stage=", ".join(failed),
                                              budget_tokens=budget, repeat=attempt.repeat)
             else:
-                text = fb.build_feedback(diags, attempt.files, stage=", ".join(failed), budget_tokens=budget)
+                text = fb.build_feedback(diags, excerpts, stage=", ".join(failed), budget_tokens=budget)
+            if self.request.folder is not None:
+                text = self.request.folder.feedback(text, before)
             attempt.feedback = redact(autofix_preamble(attempt) + text)
         return attempt
 
-    def run_chain(self, files: dict[str, str], options) -> tuple[list, dict[str, str]]:
-        """The chain on a scratch copy of ``files``: its verdicts and the files as verified (fmt'ed)."""
+    def run_chain(self, files: dict[str, str], options, deleted: list[str] | tuple = ()) -> tuple[list, dict[str, str]]:
+        """The chain on a scratch copy of ``files``: its verdicts and the files as verified (fmt'ed).
+        With ``--in``: the whole folder with ``files`` written and ``deleted`` removed."""
         with tempfile.TemporaryDirectory(prefix="tfagent-verify-") as tmp:
             workdir = Path(tmp) / "work"
             workdir.mkdir()
-            materialize(workdir, files)
+            if self.request.folder is not None:
+                self.request.folder.lay_out(workdir, files, deleted)
+            else:
+                materialize(workdir, files)
             ctx = VerifyContext(workdir=workdir, options=options)
             verdicts = self.chain.run(ctx, fail_fast=self.request.fail_fast)
             return verdicts, read_back(workdir, list(files))

@@ -14,7 +14,7 @@ from typing import Any, TypedDict
 from tfagent.agent.core.defaults import MAX_ATTEMPTS, READY_TIMEOUT, default_chain
 from tfagent.verifiers.base import VerifyOptions
 
-from tfagent.agent.core.defaults import DEFAULT_AUTOFIX, DEFAULT_CANDIDATES, DEFAULT_CONSTRAIN, DEFAULT_FEEDBACK
+from tfagent.agent.core.defaults import DEFAULT_AUTOFIX, DEFAULT_CANDIDATES, DEFAULT_CONSTRAIN, DEFAULT_FEEDBACK, DEFAULT_GROUNDING
 from tfagent.agent.core.types import Attempt, Endpoint
 
 
@@ -36,6 +36,7 @@ class RunRequest:
     max_attempts: int = MAX_ATTEMPTS
     options: VerifyOptions = field(default_factory=VerifyOptions)
     given_files: dict[str, str] = field(default_factory=dict)  # files the model starts from
+    folder: Any = None  # --in: the folder.Folder the run changes (its files are shown, the whole of it verified)
     lang: str | None = None  # code mode
     run_id: str | None = None
     ready_timeout: float = READY_TIMEOUT
@@ -45,6 +46,7 @@ class RunRequest:
     constrain: str = DEFAULT_CONSTRAIN  # CONSTRAIN_MODES (an endpoint's own setting wins)
     candidates: int = DEFAULT_CANDIDATES  # samples of the first request (an endpoint's own setting wins)
     autofix: bool = DEFAULT_AUTOFIX  # apply renames Terraform names, re-verify once (an endpoint's own setting wins)
+    grounding: str = DEFAULT_GROUNDING  # GROUNDING_MODES (an endpoint's own setting wins)
 
     @property
     def feedback_style(self) -> str:
@@ -58,6 +60,10 @@ class RunRequest:
     @property
     def constrain_mode(self) -> str:
         return self.endpoint.constrain or self.constrain
+
+    @property
+    def grounding_mode(self) -> str:
+        return self.endpoint.grounding or self.grounding
 
     @property
     def candidate_count(self) -> int:

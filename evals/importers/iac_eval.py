@@ -37,9 +37,11 @@ ATTRIBUTION = (
     "(https://creativecommons.org/licenses/by/4.0/). Imported by tfagent's import-iac-eval; prompts and "
     "policies unchanged, tasks filtered as listed in excluded.yaml."
 )
-# The shipped suites verify in the loop with hcl, fmt, validate only: the judge (plan + the task's own
-# Rego intent) stays apart from the in-loop verifier, as IaC-Eval's multi-turn caveat asks.
-VERIFY_CHAIN = ["hcl", "fmt", "validate"]
+# The shipped suites verify in the loop with hcl, fmt, validate and the offline plan — the research's
+# checker: plan-time errors (a variable without a default, DynamoDB's unindexed attributes) come back as
+# feedback while retries remain. The task's Rego intent stays with the judge, never in the loop, as
+# IaC-Eval's multi-turn caveat asks.
+VERIFY_CHAIN = ["hcl", "fmt", "validate", "plan"]
 _MIRROR_BROKEN = re.compile(r"Error while installing hashicorp/aws v|provider registry.terraform.io/hashicorp/aws was not found")
 
 
