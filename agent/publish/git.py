@@ -11,6 +11,7 @@ token or a bad ``--out`` must not cost a generation); ``publish`` runs after, wi
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shutil
 import tempfile
@@ -66,9 +67,11 @@ def publish(session: GitSession, result: RunResult, *, console=None) -> PublishO
                                                            "(--pr-on-failure opens a draft PR instead)"))
     if opts.push:
         fetch_branch(session, branch)
-    files_changed = changes_against(session.repo, session.start_ref, session.out_rel, result.files)
+    deleted = prbody.deleted_paths(result)
+    files_changed = changes_against(session.repo, session.start_ref, session.out_rel, result.files, deleted)
     with branch_checkout(session, branch) as workdir:
-        write_into(session, workdir, result.files)
+        check_base(session, workdir, result)
+        write_into(session, workdir, result.files, deleted)
         sha, committed = commit(session, workdir, result, allow_empty=not result.ok)
     outcome = PublishOutcome(branch, commit_sha=sha, committed=committed)
     if opts.push:
@@ -83,7 +86,8 @@ def publish(session: GitSession, result: RunResult, *, console=None) -> PublishO
 
 def dry_run(session: GitSession, result: RunResult, branch: str, commit_wanted: bool, console) -> PublishOutcome:
     start = existing_branch_ref(session, branch) or session.start_ref
-    files_changed = changes_against(session.repo, session.start_ref, session.out_rel, result.files)
+    files_changed = changes_against(session.repo, session.start_ref, session.out_rel, result.files,
+                                    prbody.deleted_paths(result))
     pr_target = f"{session.forge_kind} {session.remote.path} {branch} → {session.base}" if session.opts.pr else None
     text = prbody.dry_run_text(result, branch, start, commit_wanted, pr_target,
                                prbody.render_pr_body(result, files_changed, plan=plan_summary(result)))
@@ -165,11 +169,15 @@ def branch_checkout(session: GitSession, branch: str) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def changes_against(repo: git.Repo, start: str, out_rel: PurePosixPath, files: dict[str, str]) -> list[tuple[str, str]]:
-    """[(added|modified|unchanged, repo path)] of the files compared with commit ``start``."""
+def changes_against(repo: git.Repo, start: str, out_rel: PurePosixPath, files: dict[str, str],
+                    deleted: list[str] = ()) -> list[tuple[str, str]]:
+    """[(added|modified|unchanged|deleted, repo path)] of the files compared with commit ``start``."""
     tree = repo.commit(start).tree
     changes = []
-    for rel in sorted(files):
+    for rel in sorted(set(files) | set(deleted)):
+        if rel in deleted:
+            changes.append(("deleted", (out_rel / rel).as_posix()))
+            continue
         path = (out_rel / rel).as_posix()
         try:
             old = tree[path].data_stream.read().decode("utf-8", errors="replace")
@@ -180,13 +188,38 @@ def changes_against(repo: git.Repo, start: str, out_rel: PurePosixPath, files: d
     return changes
 
 
-def write_into(session: GitSession, workdir: Path, files: dict[str, str]) -> None:
+def write_into(session: GitSession, workdir: Path, files: dict[str, str], deleted: list[str] = ()) -> None:
     if workdir == session.root:
-        refuse_uncommitted(session, files)
+        refuse_uncommitted(session, {**files, **{rel: "" for rel in deleted}})
     try:
         write_files(workdir / session.out_rel, files, force=True)  # the branch is ours to update
+        for rel in deleted:  # --in: files the change deletes (check_base saw them there)
+            (workdir / session.out_rel / rel).unlink(missing_ok=True)
     except OutputError as exc:
         raise GitUsageError(f"--git: {exc}") from None
+    except OSError as exc:
+        raise GitUsageError(f"--git: cannot delete a file in {workdir / session.out_rel}: {exc}") from None
+
+
+def check_base(session: GitSession, workdir: Path, result: RunResult) -> None:
+    """--in: the change was made against the folder as tfagent read it. On the branch it is committed
+    to, each file it modifies or deletes must still hold that text and each file it adds must not exist
+    yet; otherwise the change would overwrite work it never saw."""
+    record = result.change
+    if not record:
+        return
+    folder = workdir / session.out_rel
+    conflicts = []
+    for rel, digest in sorted((record.get("read") or {}).items()):
+        target = folder / rel
+        if not target.is_file():
+            conflicts.append(f"{rel} is missing")
+        elif hashlib.sha256(target.read_bytes()).hexdigest() != digest:
+            conflicts.append(f"{rel} differs")
+    conflicts += [f"{rel} already exists" for rel in record.get("added") or [] if (folder / rel).exists()]
+    if conflicts:
+        raise GitUsageError(f"--git: the branch's {session.out_rel.as_posix() or '.'} is not the folder tfagent changed "
+                            f"({'; '.join(conflicts)}); update your checkout to the base branch and run again")
 
 
 def refuse_uncommitted(session: GitSession, files: dict[str, str]) -> None:
@@ -202,7 +235,7 @@ def refuse_uncommitted(session: GitSession, files: dict[str, str]) -> None:
 
 def commit(session: GitSession, workdir: Path, result: RunResult, *, allow_empty: bool) -> tuple[str, bool]:
     """Commit only our paths (the user's own staged changes stay staged). Returns (HEAD sha, committed)."""
-    paths = [(session.out_rel / rel).as_posix() for rel in sorted(result.files)]
+    paths = [(session.out_rel / rel).as_posix() for rel in sorted({*result.files, *prbody.deleted_paths(result)})]
     if paths:
         run_git(workdir, "add", "--", *paths, what="add")
     staged = run_git(workdir, "diff", "--cached", "--name-only", "--", *paths, what="diff") if paths else ""

@@ -24,6 +24,7 @@ from tfagent.verifiers.base import Diagnostic
 MAX_BODY_CHARS = 60_000  # GitHub rejects bodies over 65,536 characters
 MAX_DETAIL_CHARS = 1_500
 MAX_ERRORS_PER_CELL = 4
+MAX_DIFF_CHARS = 40_000  # the rest of the body (attempts, stages, plan) must still fit
 
 
 def public_url(url: str) -> str:
@@ -226,6 +227,35 @@ def diagnostics_section(result: RunResult) -> str:
     return "\n".join(parts)
 
 
+def deleted_paths(result: RunResult) -> list[str]:
+    """--in: the files the change deletes (relative to the folder)."""
+    return list((result.change or {}).get("deleted") or [])
+
+
+def change_section(change: dict) -> str:
+    """--in: the diff of the change (what a reviewer reads instead of whole files)."""
+    diff = change.get("diff") or ""
+    if not diff:
+        return "_The change leaves every file as it was._"
+    shown = diff if len(diff) <= MAX_DIFF_CHARS else diff[:MAX_DIFF_CHARS].rsplit("\n", 1)[0] + "\n"
+    body = shown.rstrip("\n")
+    ticks = "`" * max(3, max((len(m) for m in re.findall(r"`+", body)), default=0) + 1)
+    text = f"{ticks}diff\n{body}\n{ticks}"
+    if shown != diff:
+        text += f"\n\n_The diff is cut at {MAX_DIFF_CHARS:,} characters; the commit holds all of it._"
+    return text
+
+
+def preexisting_section(change: dict) -> str:
+    """--in: problems the folder had before the change (not counted against the model)."""
+    lines = ["The folder already failed verification before this change; these problems were there before it and "
+             "were not counted against the model:", ""]
+    for d in change.get("preexisting") or []:
+        diagnostic = Diagnostic.from_dict(d)
+        lines.append(f"- {cell(describe_error(diagnostic, with_detail=False))}")
+    return "\n".join(lines)
+
+
 def render_pr_body(result: RunResult, files_changed: list[tuple[str, str]], *,
                    plan: PlanSummary | None = None, env: Mapping[str, str] | None = None) -> str:
     """The Markdown body. ``files_changed`` is ``[(status, path)]``; ``plan`` from ``read_plan_summary``."""
@@ -241,6 +271,10 @@ def render_pr_body(result: RunResult, files_changed: list[tuple[str, str]], *,
         sections.append("## Plan\n\n" + plan_section(plan))
     if not result.ok:
         sections.append("## Failing diagnostics\n\n" + diagnostics_section(result))
+    if result.change is not None:  # --in: the diff, not whole files
+        if result.change.get("baseline_ok") is False:
+            sections.append("## Already failing before the change\n\n" + preexisting_section(result.change))
+        sections.append("## Change\n\n" + change_section(result.change))
     sections.append("## Files\n\n" + files_section(files_changed))
     sections.append(f"<sub>tfagent run `{result.run_id}`</sub>")
     body = redact("\n\n".join(sections) + "\n", env)
