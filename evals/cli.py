@@ -23,6 +23,8 @@ from tfagent.agent.core.defaults import MAX_ATTEMPTS, READY_TIMEOUT
 from tfagent.agent.core.exits import EXIT_INCOMPLETE, EXIT_OK, EXIT_UNREACHABLE
 
 LAZY = {"import-iac-eval": ("tfagent.evals.importers.iac_eval", "import_iac_eval_command"),
+        "audit-intents": ("tfagent.evals.audit_cli", "audit_intents_command",
+                          "Check each task's judge on equivalent and wrong variants of its reference."),
         "ladder": ("tfagent.evals.ladder_cli", "ladder_command",
                    "Quantize a ladder, serve each quant, run a suite with retries on all, report.")}
 

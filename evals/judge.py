@@ -19,7 +19,6 @@ not state what the original demands, and unknown-at-plan references resolved fro
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import tempfile
 import threading
@@ -34,12 +33,12 @@ from tfagent.evals.suite_fields import FieldError, rego_package, safe_relative
 from tfagent.evals.verdicts import JUDGES, NoFairVerdict, stored_undecided, verdict_outcome  # noqa: F401 (re-exported)
 from tfagent.verifiers.base import Verdict, Verifier, VerifyContext, VerifyOptions
 from tfagent.verifiers.terraform.hcl import HclParseError
+from tfagent.verifiers.undecided import undecided_reason
 
 OFFLINE_DATA_SOURCE = "offline_data_source"  # the plan verifier's rule for data sources needing the AWS API
 _instances: dict[str, Verifier] = {}
 _instances_lock = threading.Lock()
 
-_NO_FILE = re.compile(r'no file exists at "?([^";\s]+)"?')
 
 
 @dataclass
@@ -137,38 +136,6 @@ def _summary(verdict: Verdict, limit: int = 5) -> str:
         parts.append(f"{where}{rule}{d.summary}" + (f" — {d.detail[:200]}" if d.detail else ""))
     more = f" (+{len(errors) - limit} more)" if len(errors) > limit else ""
     return "; ".join(parts) + more if parts else (verdict.note or "failed")
-
-
-def environment_problem(verdict: Verdict, workdir: Path) -> str | None:
-    """Why a failed plan is the environment's doing rather than the model's, or None.
-
-    - ``file()`` (or ``filebase64``, ``templatefile``…) of a path outside the configuration (``~/.ssh/…``,
-      an absolute path): the model cannot ship that file, and the judging machine lacks it;
-    - a provider that exists in the public registry (``validate.KNOWN_PROVIDERS``) but not in the mirror,
-      or not in a version the configuration accepts. (A hallucinated type's provider — ``s3_bucket`` →
-      hashicorp/s3 — is reported by validate as an unknown resource type: the model's error.)"""
-    from tfagent.prompts import render_line
-    from tfagent.verifiers.terraform.validate import KNOWN_PROVIDERS
-
-    for diag in verdict.errors or verdict.diagnostics:
-        text = f"{diag.summary} {diag.detail or ''}"
-        missing = _NO_FILE.search(text)
-        if missing and _outside(missing.group(1), workdir):
-            return f"reads {missing.group(1)}, a file outside the configuration this machine does not have"
-        if diag.category != "provider":
-            continue
-        address = re.search(r"\b([\w.-]+/)?([\w-]+/[\w-]+)\b", diag.summary)
-        source = address.group(2) if address else ""
-        if source and diag.summary == render_line("diag_provider_unavailable", address=source) \
-                and source.split("/")[-1] in KNOWN_PROVIDERS:
-            return f"provider {source} cannot be installed here (not in the provider mirror in a version the configuration accepts)"
-    return None
-
-
-def _outside(path: str, workdir: Path) -> bool:
-    if path.startswith("~") or path.startswith("/"):
-        return not Path(path).expanduser().resolve().is_relative_to(workdir.resolve())
-    return not (workdir / path).resolve().is_relative_to(workdir.resolve())
 
 
 class _JudgeRun:
@@ -280,7 +247,7 @@ class _JudgeRun:
             return None
         needs_api = [d for d in verdict.diagnostics if d.rule == OFFLINE_DATA_SOURCE]
         if not verdict.ok:
-            environment = environment_problem(verdict, self.workdir)
+            environment = undecided_reason(verdict, self.workdir)
             if environment:
                 self.mark_undecided(environment)
             self.add("plan", False, _summary(verdict))

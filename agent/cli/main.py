@@ -165,7 +165,9 @@ def code_command(prompt: str | None, lang: str, test_cmd: str | None, tests_path
 @sandbox_option
 def verify_command(paths: tuple[Path, ...], **params: Any) -> None:
     """Run the verifier chain on existing files (no model): each named folder, and the folder of each
-    named file (what pre-commit passes). Exit 0 only if every stage passes in every folder."""
+    named file (what pre-commit passes). Exit 0 only if every stage passes in every folder; 1 if a
+    folder fails on its own files; 6 if this machine could not decide (undecided: a provider it cannot
+    install, a file outside the folder, a data source needing the cloud API offline, a Rego builtin)."""
     from tfagent.agent.cli.verify_paths import verify_paths
 
     sys.exit(verify_paths(list(paths), params))

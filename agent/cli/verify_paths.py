@@ -17,12 +17,13 @@ from tfagent.agent.core.console import make_console
 from tfagent import __version__
 from tfagent.agent.core.config import ConfigError
 from tfagent.agent.core.console import fail
-from tfagent.agent.core.exits import EXIT_OK, EXIT_UNVERIFIED, EXIT_USAGE
+from tfagent.agent.core.exits import EXIT_ENVIRONMENT, EXIT_OK, EXIT_UNVERIFIED, EXIT_USAGE
 from tfagent.agent.core.output import OutputError, write_text_atomic
 from tfagent.verifiers.base import Verdict, VerifyContext
 from tfagent.verifiers.formats.junit import Suite, to_junit_xml, verdict_cases
 from tfagent.verifiers.formats.sarif import FolderVerdicts, to_sarif
 from tfagent.verifiers.registry import UnknownVerifier, VerifierUnavailable, build_chain, parse_chain
+from tfagent.verifiers.undecided import undecided_reason
 
 FORMATS = ("text", "json", "sarif", "junit")
 IGNORED = (".terraform", ".git")
@@ -67,6 +68,7 @@ def verify_paths(paths: list[Path], p: dict[str, Any]) -> int:
         raise fail(str(exc), EXIT_USAGE)
     root = Path.cwd()
     results: list[tuple[Path, list[Verdict], bool]] = []
+    undecided: dict[Path, str | None] = {}
     for folder in folders_of(paths):
         with tempfile.TemporaryDirectory(prefix="tfagent-verify-") as tmp:
             work = Path(tmp) / "work"
@@ -74,10 +76,11 @@ def verify_paths(paths: list[Path], p: dict[str, Any]) -> int:
             options.artifacts_dir = Path(tmp) / "artifacts"
             options.artifacts_dir.mkdir()
             verdicts = chain.run(VerifyContext(workdir=work, options=options), fail_fast=not p.get("run_all"))
+            undecided[folder] = folder_undecided(verdicts, work)
         ok = all(v.ok for v in verdicts) and len(verdicts) == len(chain.verifiers)
         results.append((folder, verdicts, ok))
     all_ok = all(ok for _, _, ok in results)
-    document = _render(fmt, results, chain, root)
+    document = _render(fmt, results, chain, root, undecided)
     if document is not None:
         if p.get("output"):
             try:
@@ -94,14 +97,40 @@ def verify_paths(paths: list[Path], p: dict[str, Any]) -> int:
                 # passes one changed file, `tfagent verify infra` one folder)
                 console.print(f"[bold]{folder}[/]", highlight=False)
             _print_verdicts(console, verdicts, ok)
-    return EXIT_OK if all_ok else EXIT_UNVERIFIED
+            if undecided[folder]:
+                console.print(f"undecided: {undecided[folder]}", highlight=False, markup=False, soft_wrap=True)
+    return verify_exit_code(results, undecided)
 
 
-def _render(fmt: str, results: list[tuple[Path, list[Verdict], bool]], chain, root: Path) -> str | None:
+def folder_undecided(verdicts: list[Verdict], workdir: Path) -> str | None:
+    """Why the machine, not the files, left a folder's result open: every failed stage failed for an
+    environment reason, or a passed stage could not run a check (``verifiers/undecided.py``)."""
+    failed = [v for v in verdicts if not v.ok]
+    reasons = [undecided_reason(v, workdir) for v in (failed or verdicts)]
+    if failed:
+        return reasons[0] if all(reasons) else None
+    return next((r for r in reasons if r), None)
+
+
+def verify_exit_code(results: list[tuple[Path, list[Verdict], bool]], undecided: dict[Path, str | None]) -> int:
+    """0 every folder verified · 1 some folder failed on its own files · 6 (EXIT_ENVIRONMENT) otherwise
+    undecided: this machine could not decide (a provider it cannot install, a file outside the folder, a
+    data source needing the cloud API offline, a Rego builtin regopy lacks)."""
+    if any(not ok and not undecided.get(folder) for folder, _, ok in results):
+        return EXIT_UNVERIFIED
+    if any(undecided.get(folder) for folder, _, _ in results):
+        return EXIT_ENVIRONMENT
+    return EXIT_OK
+
+
+def _render(fmt: str, results: list[tuple[Path, list[Verdict], bool]], chain, root: Path,
+            undecided: dict[Path, str | None] | None = None) -> str | None:
+    undecided = undecided or {}
     if fmt == "text":
         return None
     if fmt == "json":
-        folders = [{"ok": ok, "directory": str(folder), "stages": [v.to_dict() for v in verdicts]} for folder, verdicts, ok in results]
+        folders = [{"ok": ok, "directory": str(folder), "stages": [v.to_dict() for v in verdicts],
+                    **({"undecided": undecided[folder]} if undecided.get(folder) else {})} for folder, verdicts, ok in results]
         # One folder keeps the shape `tfagent verify DIR --json` always had.
         doc = folders[0] if len(folders) == 1 else {"ok": all(f["ok"] for f in folders), "folders": folders}
         return json.dumps(doc, indent=2) + "\n"
