@@ -38,6 +38,7 @@ class AttemptFacts:
     completion_tokens: int = 0
     seconds: float = 0.0  # model + verification time
     repeat: str | None = None  # "same_reply" / "same_errors": the retry repeated the previous attempt
+    autofixed: bool = False  # verified only after tfagent applied a rename Terraform or the schema named (--autofix)
 
 
 @dataclass(frozen=True)
@@ -183,6 +184,13 @@ def repeats(cells: list[CellFacts]) -> dict[str, int]:
             "same_errors": sum(a.repeat == "same_errors" for a in retries)}
 
 
+def autofix_solved(cells: list[CellFacts], retries: int) -> dict[str, int]:
+    """Of the cells solved with ``retries``, how many only after tfagent's own renames (--autofix): the
+    model's answer alone would not have verified."""
+    solved = [c for c in cells if c.solved(retries)]
+    return {"solved": len(solved), "with_autofix": sum(c.attempts[-1].autofixed for c in solved)}
+
+
 def judge_rejections(cells: list[CellFacts]) -> int:
     """Cells the in-loop verifier accepted but the separate judge did not."""
     return sum(c.attempts[-1].ok and not c.judge_ok for c in cells)
@@ -227,6 +235,7 @@ def endpoint_figures(
         "error_categories": error_categories(cells),
         "judge_rejections": judge_rejections(cells),
         "repeats": repeats(cells),
+        "autofix": {"first_try": autofix_solved(cells, 0), "with_retry": autofix_solved(cells, top)},
     }
     if reference is not None:
         figures["vs_reference"] = {

@@ -22,7 +22,7 @@ from tfagent.agent.core.output import atomic_write
 from tfagent.evals.verdicts import JUDGES, judges_of, verdict_outcome
 
 COLUMNS = ("quant", "bpw", "first try [95% CI]", "with retry [95% CI]", "uplift [95% CI]", "recovery",
-           "flips vs ref", "p", "s/solved", "tok/solved")
+           "flips vs ref", "p", "s/solved", "tok/solved", "autofix")
 
 
 # ---------------------------------------------------------------- cell formatting
@@ -48,6 +48,12 @@ def flips_cell(fig: dict[str, Any], reference: str | None) -> tuple[str, str]:
         return ("ref" if fig["endpoint"] == reference else "–"), "–"
     top = versus["with_retry"]
     return f"−{len(top['lost'])} / +{len(top['gained'])}", f"{top['p_value']:.2g}"
+
+
+def autofix_cell(fig: dict[str, Any]) -> str:
+    """Solved (with retry) only after tfagent's renames, of all solved: "2 of 9"; "-" when none was."""
+    counts = (fig.get("autofix") or {}).get("with_retry") or {"solved": 0, "with_autofix": 0}
+    return f"{counts['with_autofix']} of {counts['solved']}" if counts["with_autofix"] else "-"
 
 
 def number(value: float | None, digits: int = 1) -> str:
@@ -76,7 +82,7 @@ def _figure_row(fig: dict[str, Any], summary: dict[str, Any]) -> list[str]:
     flips, p_value = flips_cell(fig, summary["reference"])
     return [fig["endpoint"], number(fig["bpw"], 2), rate_cell(fig["first_try"]), rate_cell(fig["with_retry"]),
             uplift_cell(fig["uplift"]), pct(fig["recovery"]["rate"]), flips, p_value,
-            number(cost["seconds_per_solved"]), number(tokens, 0)]
+            number(cost["seconds_per_solved"]), number(tokens, 0), autofix_cell(fig)]
 
 
 def table_rows(summary: dict[str, Any]) -> list[list[str]]:
@@ -461,7 +467,8 @@ def html_page(summary: dict[str, Any], meta: dict[str, Any], images: dict[str, s
         f"<p class='note'>Intervals: Wilson 95 %. Uplift: with retry − first try, Newcombe paired interval. "
         f"Flips and p: vs reference <b>{html.escape(str(summary['reference'] or 'none'))}</b> with the full retry budget, "
         f"exact McNemar test. s/solved and tok/solved: model + verification time and prompt + completion tokens "
-        f"of all attempts, per solved task.</p>",
+        f"of all attempts (every --candidates sample included), per solved task. autofix: solved tasks whose final "
+        f"answer verified only after tfagent's renames (--autofix), of all solved with retry.</p>",
         f"<h2>Figures</h2><div class='figs'>{figs}</div>",
         "<h2>Pass rate by retry budget</h2>", _html_table(k_header, k_rows),
         "<h2>Flips vs reference</h2>",

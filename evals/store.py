@@ -303,4 +303,5 @@ def _attempt_facts(row: dict[str, Any]) -> AttemptFacts:
         completion_tokens=row["completion_tokens"],
         seconds=row["model_seconds"] + row["verify_seconds"],
         repeat=json.loads(row["data"]).get("repeat") if row.get("data") else None,
+        autofixed=bool(row["ok"]) and bool(json.loads(row["data"]).get("autofix")) if row.get("data") else False,
     )

@@ -162,3 +162,17 @@ def test_huge_body_is_truncated_below_githubs_limit():
         error(f"problem {i}", "d" * 1400, file="main.tf", line=i, source="validate") for i in range(200))
     body = prbody.render_pr_body(result, [], env={})
     assert len(body) < 65_536 and body.endswith("(truncated)\n")
+
+
+def test_body_names_autofix_renames_and_candidates():
+    result = make_result(ok=True)
+    result.attempts[0].candidates = [{"index": 0, "chosen": False, "ok": False}, {"index": 1, "chosen": True, "ok": False},
+                                     {"index": 2, "chosen": False, "ok": False}]
+    result.attempts[1].autofix = [{"file": "main.tf", "line": 3, "from": "bukket", "to": "bucket",
+                                   "why": 'Terraform: Did you mean "bucket"?', "kind": "argument"}]
+    body = prbody.render_pr_body(result, [("A", "main.tf")])
+    assert "| 2 | verified with autofix |" in body
+    assert "## Autofix" in body and '- attempt 2: `main.tf:3` `bukket` → `bucket` (Terraform: Did you mean "bucket"?)' in body
+    assert "Attempt 1 sampled 3 candidates (0 verified); candidate 2 was chosen." in body
+    plain = prbody.render_pr_body(make_result(ok=True), [("A", "main.tf")])
+    assert "## Autofix" not in plain and "candidates" not in plain

@@ -87,3 +87,32 @@ def test_an_endpoint_that_solves_nothing_still_gets_a_full_report(tmp_path):
     paths = write_reports(summary, tmp_path / "out", META)
     assert paths["html"].read_text().count('src="data:image/png;base64,') == 4
     assert "| low | 1.75 | 0.0%" in paths["md"].read_text()
+
+
+def test_tasks_solved_with_autofix_are_counted_apart_from_the_model_alone():
+    def cell(task: str, autofixed: bool, ok: bool = True) -> CellFacts:
+        return CellFacts("e", task, 0, (AttemptFacts(number=1, ok=ok, well_formed=True, autofixed=autofixed),), ok)
+
+    summary = summarize([cell("t1", True), cell("t2", False), cell("t3", True), cell("t4", False, ok=False)],
+                        endpoints={"e": None}, max_attempts=2)
+    fig = summary["endpoints"][0]
+    assert fig["autofix"]["with_retry"] == {"solved": 3, "with_autofix": 2}
+    assert fig["autofix"]["first_try"] == {"solved": 3, "with_autofix": 2}
+    assert table_rows(summary)[0][-1] == "2 of 3"
+    assert table_rows(_summary())[0][-1] == "-", "no autofix, no count"
+
+
+def test_store_reads_autofix_and_candidate_costs_from_the_attempt(tmp_path):
+    from tfagent.agent.core.types import Attempt, Usage
+    from tfagent.evals.store import CellKey, Store
+
+    attempt = Attempt(number=1, messages=[], ok=True, files={"main.tf": "x"}, usage=Usage(300, 33, 0),
+                      model_seconds=3.0, autofix=[{"file": "main.tf", "line": 2, "from": "a", "to": "b", "why": "w"}],
+                      candidates=[{"index": i, "chosen": i == 1, "usage": Usage(100, 10 + i, 0).to_dict()} for i in range(3)])
+    with Store(tmp_path / "e.db") as store:
+        store.ensure_run("r", "mini", {})
+        store.add_attempt("r", CellKey("t1", "e", 0), attempt)
+        store.add_judgment("r", CellKey("t1", "e", 0), 1, True, {"ok": True})
+        facts = store.cell_facts("r")
+    (cell,) = facts
+    assert cell.attempts[0].autofixed and cell.attempts[0].completion_tokens == 33 and cell.attempts[0].prompt_tokens == 300

@@ -70,7 +70,7 @@ def test_both_judges_side_by_side_with_corrections_flips_and_undecided(tmp_path)
         assert "Strict and fair judges" in paths["html"].read_text()
 
         only_fair, _ = summary_for_run(store, "r", judge="fair")
-        assert only_fair["judge"] == "fair" and "fair" not in only_fair and len(table_rows(only_fair)[0]) == 10
+        assert only_fair["judge"] == "fair" and "fair" not in only_fair and len(table_rows(only_fair)[0]) == 11
 
 
 def test_a_store_judged_before_the_fair_judge_reports_strict_and_says_how_to_add_fair(tmp_path):

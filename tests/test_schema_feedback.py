@@ -22,6 +22,10 @@ CASES = {
                          ['has no argument or block "vpc_name"', "cidr_block (required)", "enable_dns_support"]),
     "missing_argument": ('resource "aws_route53_record" "www" {\n  name    = "www.example.com"\n  type    = "A"\n'
                          '  ttl     = 300\n  records = ["1.2.3.4"]\n}\n', ["zone_id = <string>"]),
+    # iac-013: Terraform points at the nested block's "{"; the hint must name the block's own argument
+    "nested_missing_argument": ('resource "aws_route53_zone" "private" {\n  name = "example.internal"\n  vpc {\n'
+                                '    vpc_region = "us-east-1"\n  }\n}\n',
+                                ["Add the required argument to aws_route53_zone > vpc: vpc_id = <string>"]),
     "hallucinated_type": ('resource "s3_bucket" "b" {\n  bucket = "x"\n}\n',
                           ['no resource type "s3_bucket"', "aws_s3_bucket,"]),
     "unknown_type": ('resource "aws_s3_bucket_publicaccess" "b" {\n  bucket = "x"\n}\n',
@@ -93,3 +97,6 @@ def test_enclosing_block_and_caret():
     assert enclosing(files, "main.tf", 3) == ("resource", "aws_instance", ["ebs_block_device"])
     assert enclosing(files, "main.tf", 5) == ("resource", "aws_instance", [])
     assert caret_excerpt(files, "main.tf", 5, 3) == '5 |   ami = "x"\n      ^'
+    # on a nested block's header line: its name (column 3) is the parent's business, its "{" (column 20) its own
+    assert enclosing(files, "main.tf", 2, 3) == ("resource", "aws_instance", [])
+    assert enclosing(files, "main.tf", 2, 20) == ("resource", "aws_instance", ["ebs_block_device"])

@@ -15,7 +15,7 @@ replacement, tfagent makes that edit itself:
 
 Only renames: nothing is deleted or invented, and a rename whose text is not where the diagnostic
 points is not made. The fixed files are verified once; when they pass, the attempt is verified "with
-autofix" (``Attempt.autofix`` lists each edit); when they do not, the version with fewer errors is kept
+autofix" (``Attempt.autofix`` lists each edit); when they do not, the better version (fewer errors, or as many but other ones) is kept
 for the feedback, whose first lines then tell the model which renames were applied.
 """
 
@@ -73,6 +73,8 @@ def _fixes_for(d: Diagnostic, files: dict[str, str], index: SchemaIndex | None) 
             return []
         kind = "argument" if summary.startswith("Unsupported argument") else "block"
         if len(suggested) == 1:
+            if kind == "argument" and suggested[0] in block_arguments(files[d.file], d.line):
+                return []  # the block sets it already: the rename would define it twice
             return [Fix(d.file, d.line, quoted[0], suggested[0], render_line("autofix_why_terraform", new=suggested[0]), kind)]
         if kind == "argument" and index is not None:
             return _schema_rename(d, files, index, quoted[0])
@@ -204,13 +206,17 @@ def _index_of(verdicts) -> SchemaIndex | None:
     return None
 
 
+def _error_set(verdicts) -> set[tuple]:
+    return {(d.file, d.summary, detail_text(d)) for v in verdicts for d in v.diagnostics if d.severity == "error"}
+
+
 def _errors(verdicts) -> int:
     return sum(1 for v in verdicts for d in v.diagnostics if d.severity == "error")
 
 
 def apply_autofix(runtime, attempt, options) -> None:
     """After a failed verification: make the renames the diagnostics name, verify the result once, and
-    keep it when it verifies or has fewer errors (recorded in ``attempt.autofix``); else note why not."""
+    keep it when it verifies or is better (recorded in ``attempt.autofix``); else note why not."""
     diagnostics = [d for v in attempt.verdicts for d in v.diagnostics]
     fixed, made = apply_fixes(attempt.files, propose(diagnostics, attempt.files, _index_of(attempt.verdicts)))
     if not made or fixed == attempt.files:
@@ -220,7 +226,9 @@ def apply_autofix(runtime, attempt, options) -> None:
     attempt.verify_seconds += sum(v.seconds for v in verdicts)
     ok = all(v.ok for v in verdicts)
     before, after = _errors(attempt.verdicts), _errors(verdicts)
-    kept = ok or after < before
+    # Better: fewer errors, or as many but others — the renamed errors are gone and Terraform now shows
+    # what they hid (an invalid resource type hides the errors inside its block).
+    kept = ok or after < before or (after == before and _error_set(verdicts) != _error_set(attempt.verdicts))
     runtime.emit("autofix", number=attempt.number, fixes=records, ok=ok, kept=kept, errors_before=before, errors_after=after)
     if kept:
         attempt.verdicts, attempt.files, attempt.ok, attempt.autofix = verdicts, files, ok, records
