@@ -25,6 +25,10 @@ from tfagent.evals.verdicts import JUDGES
 from tfagent.verifiers.base import VerifyOptions
 
 FAMILIES = ("rename", "reorder", "literal-to-reference", "reference-to-literal", "drop", "value", "flip")
+# A literal in place of a reference plans the same values but drops the implicit dependency (Terraform may
+# create the user before the resource it names), so a policy that requires the reference is defensible:
+# such rejections are reported, and a correction need not accept them.
+DEPENDENCY_DROPPING = "reference-to-literal"
 
 
 @dataclass
@@ -70,6 +74,12 @@ class TaskAudit:
     def flags(self, judge: str) -> list[dict[str, str]]:
         return [{"flaw": o.flaw(judge), "variant": o.variant, "note": o.note, "detail": o.detail}
                 for o in self.outcomes if o.flaw(judge)]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TaskAudit":
+        """Back from ``to_dict`` (audit.json): re-render or merge audits without planning again."""
+        return cls(data["task"], data["prompt"], data.get("correction"), [Outcome(**o) for o in data["outcomes"]],
+                   float(data.get("seconds", 0.0)))
 
     def to_dict(self) -> dict[str, Any]:
         return {"task": self.task, "prompt": self.prompt, "correction": self.correction, "seconds": round(self.seconds, 2),
@@ -120,6 +130,16 @@ def audit_suite(suite: Suite, options: VerifyOptions, *, tasks: list[Task] | Non
     return [audits[t.id] for t in chosen]
 
 
+def fair_problems(audit: TaskAudit) -> list[dict[str, str]]:
+    """What the fair judge must never do: reject a correct variant (but a reference replaced by a literal,
+    ``DEPENDENCY_DROPPING``), or accept a wrong one the strict judge rejects (a correction only relaxes what
+    the prompt does not state)."""
+    strict_accepts = {f["variant"] for f in audit.flags("strict") if f["flaw"] == "accepts"}
+    return [f for f in audit.flags("fair")
+            if (f["flaw"] == "rejects" and not f["variant"].startswith(DEPENDENCY_DROPPING))
+            or (f["flaw"] == "accepts" and f["variant"] not in strict_accepts)]
+
+
 def summarize(audits: list[TaskAudit]) -> dict[str, Any]:
     """Per judge: tasks flagged, and flagged tasks by the family of variant that shows the flaw."""
     out: dict[str, Any] = {"tasks": len(audits),
@@ -135,6 +155,7 @@ def summarize(audits: list[TaskAudit]) -> dict[str, Any]:
                     by_kind[key].append(audit.task)
         out[judge] = {"flagged": sorted(a.task for a in audits if a.flags(judge)),
                       "by_kind": {k: sorted(v) for k, v in sorted(by_kind.items())}}
+    out["fair_problems"] = sorted(a.task for a in audits if fair_problems(a))
     return out
 
 
@@ -152,6 +173,12 @@ def markdown(audits: list[TaskAudit], meta: dict[str, Any]) -> str:
         part = summary[judge]
         kinds = "; ".join(f"{k}: {len(v)}" for k, v in part["by_kind"].items()) or "none"
         lines.append(f"| {judge} | {len(part['flagged'])} of {summary['tasks']} | {kinds} |")
+    lines += ["", "The fair judge must never reject the reference or an equivalent variant, nor accept a wrong variant the "
+              "strict judge rejects; a policy too lenient to reject a wrong variant stays as IaC-Eval wrote it (a "
+              "correction only relaxes what the prompt does not state). A reference replaced by its literal value plans "
+              "the same but drops the implicit dependency (Terraform may create the user first), so a policy requiring "
+              "the reference is reported, not corrected. Tasks where the fair judge breaks these rules: "
+              + (", ".join(summary["fair_problems"]) or "none") + "."]
     lines += ["", "## Flagged tasks", ""]
     for audit in audits:
         strict, fair = audit.flags("strict"), audit.flags("fair")
