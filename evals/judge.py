@@ -76,7 +76,7 @@ class JudgeVerdict:
 
 
 def judge_task(task: Task, files: dict[str, str], *, options: VerifyOptions,
-               keep_dir: Path | None = None, judges: tuple[str, ...] = JUDGES) -> JudgeVerdict:
+               keep_dir: Path | None = None, judges: tuple[str, ...] = JUDGES, deleted: tuple[str, ...] = ()) -> JudgeVerdict:
     """Judge a task's final files. ``files`` are copied into a scratch folder (removed afterwards
     unless ``keep_dir`` is given, which then receives the scratch copy for inspection). ``judges``:
     "strict" always rules; with "fair" the fair verdict is computed beside it (same plan)."""
@@ -87,11 +87,12 @@ def judge_task(task: Task, files: dict[str, str], *, options: VerifyOptions,
     scratch = Path(tempfile.mkdtemp(prefix=f"tfagent-judge-{task.id}-"))
     run = _JudgeRun(task, scratch, options, fair="fair" in judges)
     try:
-        if not files:
+        if not files and not deleted:
             run.add("files", False, "no files to judge")
         else:
-            # The task's given files first: the model need not repeat them, and its own version wins.
-            run.write_files({**task.files, **files})
+            # The task's given files first: the model need not repeat them, and its own version wins;
+            # ``deleted``: the files its reply deleted (a task that starts from a folder).
+            run.write_files({p: t for p, t in {**task.files, **files}.items() if p not in deleted})
             if run.ok_so_far():
                 run.judge()
         if keep_dir is not None:

@@ -24,6 +24,7 @@ from tfagent.agent.core.types import Attempt, Endpoint
 from tfagent.agent.model.pool import ClientPool
 from tfagent.evals.executors.base import CellJob, CellResult, compute_cell, is_final
 from tfagent.evals.executors.local import LocalExecutor
+from tfagent.evals.folder_tasks import judge_kwargs, resulting_files, task_folder
 from tfagent.evals.store import RUN_SCORING, CellKey, Store
 from tfagent.evals.suite import Suite, Task
 from tfagent.verifiers.base import VerifyOptions
@@ -266,6 +267,7 @@ class EvalRunner:
 
         task = cell.task
         chain = cell_chain(task, cell.endpoint)
+        folder = task_folder(task)  # a task that starts from a folder runs as `tfagent --in` does
         return RunRequest(
             prompt=task.prompt,
             endpoint=sample_endpoint(cell.endpoint, cell.sample),
@@ -273,7 +275,8 @@ class EvalRunner:
             chain=chain,
             max_attempts=self.plan.max_attempts,
             options=self._options(task, chain),
-            given_files=dict(task.files),
+            given_files={} if folder is not None else dict(task.files),
+            folder=folder,
             lang=task.lang,
             run_id=f"{self.run_id}-{cell.endpoint.name}-{task.id}-{cell.sample}",
             ready_timeout=self.ready_timeout,
@@ -307,9 +310,9 @@ def rescore_run(store: Store, run_id: str, suite: Suite, scoring: str, *, chain:
     for key, attempt in store.final_attempts(run_id):
         task = suite.task(key.task_id)
         options = judge_options(task, provider_mirror)
-        verdict = judge(task, attempt.files, options=options).to_dict()
+        verdict = judge(task, attempt.files, options=options, **judge_kwargs(attempt)).to_dict()
         if built is not None:
-            verdict["rescore_chain"] = _verify_files(built, attempt.files, options)
+            verdict["rescore_chain"] = _verify_files(built, resulting_files(task, attempt), options)
             chain_ok = all(v["ok"] for v in verdict["rescore_chain"])
             verdict["ok"] = verdict["ok"] and chain_ok
             if isinstance(verdict.get("fair"), dict):

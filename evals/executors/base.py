@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Protocol
 
 from tfagent.agent.core.types import Attempt
+from tfagent.evals.folder_tasks import judge_kwargs
 from tfagent.evals.store import CellKey
 from tfagent.verifiers.base import VerifyOptions
 
@@ -72,10 +73,10 @@ def compute_cell(job: CellJob, agent: Callable[..., Any], judge: Callable[..., A
             result = agent(request, on_event=on_event, history=history or None, client=client)
             attempts = list(result.attempts)
             final = attempts[-1] if attempts else None
-            verdict = judge(job.task, final.files, options=job.judge_options) if final else None
+            verdict = judge(job.task, final.files, options=job.judge_options, **judge_kwargs(final)) if final else None
     else:
         final = history[-1]
-        verdict = judge(job.task, final.files, options=job.judge_options)
+        verdict = judge(job.task, final.files, options=job.judge_options, **judge_kwargs(final))
     if not attempts or verdict is None:
         raise RuntimeError(f"the agent returned no attempt for {job.key}")
     return CellResult(job.key, attempts, verdict.to_dict(), bool(verdict.ok))
