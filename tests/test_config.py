@@ -68,3 +68,20 @@ def test_register_and_unregister_write_the_user_file_atomically(tmp_path):
     assert "broken" not in path.read_text()
     unregister_endpoint("demo")
     assert load_config(tmp_path).endpoints == {}
+
+
+def test_candidates_and_autofix_are_endpoint_fields_checked_with_clear_errors(tmp_path):
+    (tmp_path / "tfagent.toml").write_text('[endpoints.s]\nbase_url = "http://x/v1"\ncandidates = 4\nautofix = true\n')
+    config = load_config(tmp_path)
+    ep = resolve_endpoint(config, "s")
+    assert (ep.candidates, ep.autofix) == (4, True)
+    assert ep.public_dict()["candidates"] == 4 and ep.public_dict()["autofix"] is True
+    for line, message in (("candidates = 0", r"\[endpoints.s\]: candidates must be a whole number from 1 to 16"),
+                          ("candidates = 2.5", "candidates must be a whole number"),
+                          ("candidates = true", "candidates must be a whole number"),
+                          ('autofix = "yes"', r"\[endpoints.s\]: autofix must be true or false, got 'yes'")):
+        (tmp_path / "tfagent.toml").write_text(f'[endpoints.s]\nbase_url = "http://x/v1"\n{line}\n')
+        with pytest.raises(ConfigError, match=message):
+            load_config(tmp_path)
+    plain = resolve_endpoint(load_config(tmp_path / "nowhere"), base_url="http://y/v1")
+    assert plain.candidates is None and "candidates" not in plain.public_dict()

@@ -1,7 +1,9 @@
 """Thin CLI: parse flags, call one function, render, exit code.
 
 Exit codes: 0 verified · 1 not verified · 2 usage/config/bad input · 3 model server unreachable ·
-4 forge/git API error.
+4 forge/git API error · 5 context overflow · 6 environment failure (a provider the registry cannot serve
+without a mirror, Terraform missing, a verifier that crashed or timed out: the machine, not the model;
+the run stops at once and the model is never asked to fix it).
 """
 
 from __future__ import annotations

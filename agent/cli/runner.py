@@ -22,6 +22,8 @@ from tfagent.agent.core.config import ConfigError, check_choice, load_config, re
 from tfagent.agent.core.config import check_candidates, check_flag
 from tfagent.agent.core.secrets import redact, redact_obj
 from tfagent.agent.loop.graph import run_agent
+from tfagent.agent.loop.environment import EnvironmentFailure
+from tfagent.agent.core.exits import EXIT_ENVIRONMENT
 from tfagent.agent.model.client import ModelError, ServerUnreachable
 from tfagent.agent.model.context import ContextOverflow
 from tfagent.agent.core.output import OutputError, write_files
@@ -178,6 +180,9 @@ def execute(prompt: str | None, mode: str, lang: str | None, params: dict[str, A
             result = run_agent(request, on_event=live, checkpointer=store.checkpointer, resume=resume)
     except (UnknownVerifier, VerifierUnavailable) as exc:
         raise fail(str(exc), EXIT_USAGE)
+    except EnvironmentFailure as exc:
+        store.ended(request.run_id, "environment")
+        raise fail(str(exc), EXIT_ENVIRONMENT)
     except ContextOverflow as exc:
         store.ended(request.run_id, "context_overflow")
         raise fail(f"{exc}. Nothing older was left to drop. Give the server a larger context (llama-server -c, "

@@ -15,6 +15,7 @@ from tfagent.verifiers.registry import Chain
 from tfagent.agent.loop import feedback as fb
 from tfagent.agent.loop.autofix import apply_autofix, autofix_preamble
 from tfagent.agent.loop.candidates import candidate_count, generate_candidates, verify_candidates
+from tfagent.agent.loop.environment import check_environment
 from tfagent.agent.loop.context_fit import estimated_tokens, shrink
 from tfagent.agent.loop.feedback import estimate_tokens
 from tfagent.agent.loop.grounding import Grounding, ground, grounded_request
@@ -239,6 +240,7 @@ class Runtime:
             options = replace(options, extra={**options.extra, WANT_OPTION: True})
         options = _with_artifacts_dir(options, artifacts_dir)
         attempt.verdicts, attempt.files = self.run_chain(files, options, attempt.deleted)
+        check_environment(attempt, self.request.options.provider_mirror)  # the machine's failure ends the run
         attempt.verify_seconds = sum(v.seconds for v in attempt.verdicts)
         attempt.ok = all(v.ok for v in attempt.verdicts)
         if self.request.folder is not None:  # --in: problems the folder had before do not count

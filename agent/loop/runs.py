@@ -21,7 +21,7 @@ CREATE TABLE IF NOT EXISTS tfagent_runs (
     created REAL NOT NULL,
     prompt TEXT NOT NULL,
     request TEXT NOT NULL,      -- JSON: what --resume needs to rebuild the run (no secrets)
-    status TEXT NOT NULL,       -- running | verified | failed | interrupted | unreachable | context_overflow
+    status TEXT NOT NULL,       -- running | verified | failed | interrupted | unreachable | context_overflow | environment
     attempts INTEGER NOT NULL DEFAULT 0,
     result TEXT                 -- RunResult.to_dict() JSON when finished
 )
@@ -80,7 +80,7 @@ class RunStore:
     def ended(self, run_id: str, status: str) -> None:
         """A run that stopped without a result: 'unreachable' (never reached the server; nothing to
         resume) or 'context_overflow' (the request cannot fit; resuming would fail the same way)."""
-        if status not in ("unreachable", "context_overflow", "interrupted"):
+        if status not in ("unreachable", "context_overflow", "interrupted", "environment"):
             raise ValueError(f"not an end status: {status!r}")
         with self.conn:
             self.conn.execute("UPDATE tfagent_runs SET status=? WHERE run_id=? AND status='running'", (status, run_id))
