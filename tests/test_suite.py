@@ -52,7 +52,7 @@ def test_aws_suite_is_iac_eval_with_attribution_plan_and_intent():
     for task in suite.tasks:
         assert task.judge.plan_required
         assert len(task.judge.rego) == 1 and task.judge.rego[0].text.lstrip().startswith("package ")
-        assert task.verify == ["hcl", "fmt", "validate"]
+        assert task.verify == ["hcl", "fmt", "validate", "plan"]  # the research's checker in the loop, offline
         assert "main.tf" in task.reference or "edit" in task.tags  # edit tasks: the whole folder (test_folder_tasks.py)
 
 
