@@ -222,9 +222,10 @@ def apply_autofix(runtime, attempt, options) -> None:
     if not made or fixed == attempt.files:
         return
     records = [f.to_dict() for f in made]
-    verdicts, files = runtime.run_chain(fixed, options)
+    verdicts, files = runtime.run_chain(fixed, options, attempt.deleted)
     attempt.verify_seconds += sum(v.seconds for v in verdicts)
-    ok = all(v.ok for v in verdicts)
+    folder = runtime.request.folder  # --in: problems the folder had before the change do not count
+    ok = folder.passes(verdicts) if folder is not None else all(v.ok for v in verdicts)
     before, after = _errors(attempt.verdicts), _errors(verdicts)
     # Better: fewer errors, or as many but others — the renamed errors are gone and Terraform now shows
     # what they hid (an invalid resource type hides the errors inside its block).
