@@ -65,11 +65,15 @@ def test_the_demo_mirror_is_offered_as_the_fix(scripted_server, tmp_path):
                    "--verify", "hcl,validate", cwd=tmp_path)
     assert proc.returncode == EXIT_ENVIRONMENT, proc.stderr
     assert f"add --provider-mirror {demo}" in " ".join(proc.stderr.split())
-    # and with it the same reply verifies
-    scripted_server.enqueue(fence(AWS))
-    again = tfagent("create a private S3 bucket", "--base-url", scripted_server.base_url, "--model", "m",
-                    "--verify", "hcl,validate", "--provider-mirror", str(demo), cwd=tmp_path)
+    # resumed with it, the same reply verifies: the model is not asked again
+    from tfagent.agent.loop.runs import RunStore
+
+    (row,) = RunStore().list()
+    assert row.status == "environment" and f"tfagent --resume {row.run_id}" in " ".join(proc.stderr.split())
+    again = tfagent("--resume", row.run_id, "--provider-mirror", str(demo), cwd=tmp_path)
     assert again.returncode == 0, again.stderr
+    assert len(scripted_server.chat_requests()) == 1 and RunStore().get(row.run_id).status == "verified"
+    assert (tmp_path / "infra" / "main.tf").read_text() == AWS
 
 
 def test_a_hallucinated_provider_is_the_models_mistake_and_stays_feedback(scripted_server, tmp_path):

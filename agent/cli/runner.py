@@ -117,7 +117,8 @@ def _build_request(prompt: str | None, mode: str, lang: str | None, p: dict[str,
         endpoint = Endpoint(ep["name"], endpoint.base_url, endpoint.model, endpoint.api_key, ep.get("api_key_env"), ep.get("bpw"), ep.get("params", {}))
         endpoint.candidates, endpoint.autofix = ep.get("candidates"), ep.get("autofix")
         endpoint.feedback, endpoint.constrain, endpoint.grounding = ep.get("feedback"), ep.get("constrain"), ep.get("grounding")
-        merged = {**p, "provider_mirror": r["provider_mirror"] or None, "offline_aws": r["offline_aws"], "policies": r["policies"],
+        # a mirror given now wins: a run stopped by an unreachable registry continues with one (exit 6)
+        merged = {**p, "provider_mirror": p.get("provider_mirror") or r["provider_mirror"] or None, "offline_aws": r["offline_aws"], "policies": r["policies"],
                   "test_cmd": r["test_cmd"], "tests_path": r["tests_path"] or None}
         req = RunRequest(prompt=r["prompt"], endpoint=endpoint, mode=r["mode"], chain=r["chain"], requested=set(r["requested"]),
                          max_attempts=r["max_attempts"], options=_options(r["prompt"], r["mode"], r["lang"], merged, defaults),
@@ -182,7 +183,8 @@ def execute(prompt: str | None, mode: str, lang: str | None, params: dict[str, A
         raise fail(str(exc), EXIT_USAGE)
     except EnvironmentFailure as exc:
         store.ended(request.run_id, "environment")
-        raise fail(str(exc), EXIT_ENVIRONMENT)
+        raise fail(f"{exc} Once the machine is fixed, `tfagent --resume {request.run_id}` (with --provider-mirror DIR "
+                   "when that was the problem) verifies the same reply again without asking the model.", EXIT_ENVIRONMENT)
     except ContextOverflow as exc:
         store.ended(request.run_id, "context_overflow")
         raise fail(f"{exc}. Nothing older was left to drop. Give the server a larger context (llama-server -c, "
