@@ -244,6 +244,42 @@ def flip_lines(summary: dict[str, Any], budget: str = "with_retry") -> list[tupl
     return lines
 
 
+STRATEGY_KEYS = ("grounding", "verify", "feedback", "candidates", "autofix", "constrain")
+
+
+def strategy_text(endpoint: dict[str, Any]) -> str:
+    """What an arm does differently: its loop strategy and sampling, from the run's spec."""
+    parts = []
+    for key in STRATEGY_KEYS:
+        value = endpoint.get(key)
+        if value is None or value == "":
+            continue
+        parts.append(f"{key} {','.join(value) if isinstance(value, list) else str(value).lower()}")
+    params = endpoint.get("params") or {}
+    parts += [f"{k} {params[k]}" for k in ("temperature", "seed", "max_tokens") if k in params]
+    return "; ".join(parts) or "the run's defaults"
+
+
+def arms_markdown(summary: dict[str, Any], meta: dict[str, Any]) -> list[str]:
+    """Each arm's strategy and what its answers cost: tokens spent in the whole retry budget (every
+    candidate and retry included) and tasks solved per 1,000 of them, so "more bits, more retries, more
+    samples or more knowledge" compare at equal cost."""
+    specs = {e["name"]: e for e in meta.get("endpoints") or []}
+    if not specs:
+        return []
+    out = ["", "## Arms: strategy and cost", "",
+           "| arm | strategy | tokens spent (prompt + completion) | completion tokens | solved | solved per 1,000 tokens |",
+           "|---|---|---|---|---|---|"]
+    top = str(summary["max_attempts"] - 1)
+    for fig in summary["endpoints"]:
+        cost = fig["cost"][top]
+        spent = cost["prompt_tokens"] + cost["completion_tokens"]
+        per = f"{1000 * cost['solved'] / spent:.3f}" if spent else "–"
+        out.append(f"| {fig['endpoint']} | {strategy_text(specs.get(fig['endpoint'], {}))} | {spent:,} | "
+                   f"{cost['completion_tokens']:,} | {cost['solved']} | {per} |")
+    return out
+
+
 def markdown(summary: dict[str, Any], meta: dict[str, Any]) -> str:
     out = [f"# Eval report: {meta.get('suite', '')}", "", _meta_line(meta), ""]
     header = columns(summary)
@@ -251,6 +287,7 @@ def markdown(summary: dict[str, Any], meta: dict[str, Any]) -> str:
     out += ["| " + " | ".join(row) + " |" for row in table_rows(summary)]
     if meta.get("judge_note"):
         out += ["", f"Note: {meta['judge_note']}."]
+    out += arms_markdown(summary, meta)
     judged = judge_summaries(summary)
     for judge, part in judged:
         suffix = f" ({judge} judge)" if len(judged) > 1 else ""

@@ -210,3 +210,20 @@ def test_streamable_http_on_loopback(workspace):
     # No roots capability over this client: the server's --root is what is granted.
     assert not verified.is_error and verified.structured_content["ok"] is False
     assert escaped.is_error and "outside the granted roots" in text(escaped)
+
+
+def test_terraform_schema_gives_cards_for_a_sentence_or_named_types(workspace, aws_mirror):
+    """hashicorp/terraform-mcp-server#148: per-resource schema instead of markdown docs."""
+    extra = ("--provider-mirror", str(aws_mirror))
+    result = call(workspace, "terraform_schema", {"sentence": "a DNS record in Route 53"}, extra=extra)
+    assert not result.is_error, text(result)
+    doc = result.structured_content
+    assert {"aws_route53_record", "aws_route53_zone"} <= {t["type"] for t in doc["types"]}
+    assert "zone_id = aws_route53_zone.example.zone_id" in doc["cards"]
+    named = call(workspace, "terraform_schema", {"types": ["aws_vpc", "aws_iam_policy_document", "aws_route_53_zone"]},
+                 extra=extra).structured_content
+    assert [t["type"] for t in named["types"]] == ["aws_vpc", "aws_iam_policy_document"]
+    assert 'data "aws_iam_policy_document" "example" {' in named["cards"]
+    assert named["unknown"][0]["type"] == "aws_route_53_zone" and "aws_route53_zone" in named["unknown"][0]["closest"]
+    both = call(workspace, "terraform_schema", {"sentence": "x", "types": ["aws_vpc"]}, extra=extra)
+    assert both.is_error and "exactly one" in text(both)

@@ -116,3 +116,20 @@ def test_store_reads_autofix_and_candidate_costs_from_the_attempt(tmp_path):
         facts = store.cell_facts("r")
     (cell,) = facts
     assert cell.attempts[0].autofixed and cell.attempts[0].completion_tokens == 33 and cell.attempts[0].prompt_tokens == 300
+
+
+def test_arms_section_names_each_strategy_and_solved_per_thousand_tokens():
+    from tfagent.evals.report import arms_markdown, strategy_text
+
+    spec = {"name": "full", "params": {"temperature": 0.0, "seed": 0}, "grounding": "schema",
+            "verify": ["hcl", "fmt", "validate", "plan"], "feedback": "schema", "candidates": 3, "autofix": True}
+    assert strategy_text(spec) == ("grounding schema; verify hcl,fmt,validate,plan; feedback schema; candidates 3; "
+                                   "autofix true; temperature 0.0; seed 0")
+    assert strategy_text({"name": "x"}) == "the run's defaults"
+    summary = {"max_attempts": 3, "endpoints": [
+        {"endpoint": "full", "cost": {"2": {"prompt_tokens": 30000, "completion_tokens": 10000, "solved": 8}}},
+        {"endpoint": "none", "cost": {"2": {"prompt_tokens": 0, "completion_tokens": 0, "solved": 0}}}]}
+    lines = arms_markdown(summary, {"endpoints": [spec, {"name": "none"}]})
+    assert "| full | grounding schema;" in lines[-2] and "| 40,000 | 10,000 | 8 | 0.200 |" in lines[-2]
+    assert lines[-1].endswith("| 0 | 0 | 0 | – |")
+    assert arms_markdown(summary, {}) == []

@@ -1,7 +1,8 @@
 """`tfagent mcp`: tfagent as a Model Context Protocol server (the official ``mcp`` SDK, 2.x).
 
 Tools: ``generate_terraform`` (the verify-and-retry loop; one progress notification per attempt),
-``verify`` (a folder or given files → stages and diagnostics, no model), ``list_verifiers`` and
+``verify`` (a folder or given files → stages and diagnostics, no model), ``terraform_schema`` (the
+provider schema as HCL cards, for a sentence or for named types), ``list_verifiers`` and
 ``eval_report`` (a stored eval run → its summary). Transports: stdio (default) or streamable HTTP on
 127.0.0.1 (``--http``; never another interface). Every path is confined to the roots the client
 grants (see ``mcp_roots``); the server writes nothing outside them — attempt artifacts go to a
@@ -131,6 +132,17 @@ def build_server(settings: ServerSettings):
         return await anyio.to_thread.run_sync(lambda: _generate(prompt, params, target, on_event))
 
     @server.tool()
+    async def terraform_schema(sentence: str | None = None, types: list[str] | None = None) -> dict[str, Any]:
+        """The provider's schema as compact HCL cards (required arguments with example values, required
+        nested blocks, the names of the optional ones). Give ``sentence`` (what to build: the resource
+        types it needs are retrieved) or ``types`` (resource or data source type names)."""
+        import anyio
+
+        if (sentence is None) == (types is None):
+            raise ToolError("give exactly one of `sentence` (what to build) or `types` (type names)")
+        return await anyio.to_thread.run_sync(lambda: _schema_cards(sentence, types, settings))
+
+    @server.tool()
     def eval_report(roots: Roots, run_id: str, db: str | None = None, reference: str | None = None,
                     scoring: str = "run") -> dict[str, Any]:
         """The summary of a stored `tfagent eval` run (pass@k per endpoint, retry uplift, flips vs the
@@ -153,6 +165,31 @@ def build_server(settings: ServerSettings):
         return json.loads(json.dumps({"meta": meta, "summary": summary}, default=str))
 
     return server
+
+
+def _schema_cards(sentence: str | None, types: list[str] | None, settings: ServerSettings) -> dict[str, Any]:
+    from mcp.server.mcpserver.exceptions import ToolError
+
+    from tfagent.agent.core.verify_options import build_verify_options
+    from tfagent.agent.loop.grounding import ground, ground_types
+    from tfagent.verifiers.terraform.engine import TerraformUnavailable
+    from tfagent.verifiers.terraform.schema_index import SchemaIndexError, provider_index
+
+    options = build_verify_options(sentence or "", "terraform", None,
+                                   {"provider_mirror": settings.provider_mirror, "terraform_bin": settings.terraform_bin})
+    try:
+        index = provider_index(options)
+    except (SchemaIndexError, TerraformUnavailable, ValueError) as exc:
+        raise ToolError(f"the provider schema could not be read: {exc}") from None
+    if index is None:
+        raise ToolError("no provider schema: start the server with --provider-mirror DIR (a Terraform filesystem mirror)")
+    unknown: dict[str, list[str]] = {}
+    if sentence is not None:
+        found = ground(index, sentence)
+    else:
+        found, unknown = ground_types(index, list(types or []))
+    return {"types": [{"type": r.type, "kind": r.kind, "why": r.why} for r in found.retrieved], "cards": found.text,
+            "unknown": [{"type": name, "closest": near} for name, near in unknown.items()]}
 
 
 def _verify(folder: Path | None, files: dict[str, str] | None, roots: list[Path], chain_text: str, prompt: str,

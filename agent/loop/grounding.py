@@ -333,6 +333,24 @@ def ground(index: SchemaIndex, sentence: str, context_size: int | None = None) -
     return Grounding(retrieved, cards(index, retrieved, card_budget(context_size)))
 
 
+def ground_types(index: SchemaIndex, names: list[str], context_size: int | None = None) -> tuple[Grounding, dict[str, list[str]]]:
+    """Cards for types named by the caller (the MCP ``terraform_schema`` tool): a resource type, else a
+    data source of that name. Returns the grounding and, for each unknown name, the closest real types."""
+    from tfagent.verifiers.terraform.schema_index import closest
+
+    found: list[Retrieved] = []
+    unknown: dict[str, list[str]] = {}
+    resources, data = index.types("resource"), index.types("data")
+    for name in dict.fromkeys(n.strip() for n in names if n.strip()):
+        if name in resources:
+            found.append(Retrieved("resource", name, "asked"))
+        elif name in data:
+            found.append(Retrieved("data", name, "asked"))
+        else:
+            unknown[name] = closest(name, resources, limit=5)
+    return Grounding(found, cards(index, found, card_budget(context_size))), unknown
+
+
 def grounded_request(user_turn: str, grounding: Grounding) -> str:
     """The first user turn with the cards after the task (unchanged when there are none)."""
     if not grounding.text:
