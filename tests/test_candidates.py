@@ -1,5 +1,6 @@
 """--candidates N on the scripted server + real Terraform (aws 3.39.0 mirror): N samples of the first
-request, each at temperature > 0 with its own seed; the first that verifies wins; otherwise the one with
+request — the first as one sample would be sent, the others at temperature > 0 with seeds of their own;
+the first that verifies wins; otherwise the one with
 the fewest errors continues with prefix-stable retries; every sample's tokens count; resumable."""
 
 from __future__ import annotations
@@ -35,12 +36,13 @@ def fence(body: str) -> str:
 
 
 def by_seed(replies: list[str], seed: int = 0):
-    """A responder answering candidate i (known by its derived seed) with replies[i]; anything else
-    (a retry, which carries no candidate seed) with the last entry."""
-    seeds = {candidate_seed(seed, i, PROMPT): i for i in range(len(replies) - 1)}
+    """A responder answering candidate i with replies[i] — candidate 0 is the first request as a
+    one-sample run sends it, the others are known by their derived seeds — and a retry (the conversation
+    has a reply in it) with the last entry."""
+    seeds = {candidate_seed(seed, i, PROMPT): i for i in range(1, len(replies) - 1)}
 
     def respond(body):
-        index = seeds.get(body.get("seed"))
+        index = None if len(body["messages"]) > 2 else seeds.get(body.get("seed"), 0)
         text = replies[index] if index is not None else replies[-1]
         return ScriptedReply(text, usage={"prompt_tokens": 100, "completion_tokens": 10 + (index or 0),
                                           "cached_tokens": 0})
@@ -68,8 +70,10 @@ def test_first_verified_candidate_wins_and_every_sample_is_paid_for(scripted_ser
     assert proc.returncode == 0, proc.stderr + proc.stdout
     requests = scripted_server.chat_requests()
     assert len(requests) == 3, "three samples of the first request, no retry"
-    assert all(r["temperature"] == CANDIDATE_TEMPERATURE for r in requests)
-    assert sorted(r["seed"] for r in requests) == sorted(candidate_seed(0, i, PROMPT) for i in range(3))
+    hot = [r for r in requests if "seed" in r]
+    assert len(hot) == 2 and all(r["temperature"] == CANDIDATE_TEMPERATURE for r in hot)
+    assert sorted(r["seed"] for r in hot) == sorted(candidate_seed(0, i, PROMPT) for i in (1, 2))
+    assert [r for r in requests if "seed" not in r and "temperature" not in r], "candidate 0: as one sample is sent"
     assert all(r["messages"] == requests[0]["messages"] for r in requests)
     for i in (1, 2, 3):
         assert f"candidate {i}/3:" in proc.stderr, proc.stderr  # one line per candidate, live

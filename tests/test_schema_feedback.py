@@ -100,3 +100,14 @@ def test_enclosing_block_and_caret():
     # on a nested block's header line: its name (column 3) is the parent's business, its "{" (column 20) its own
     assert enclosing(files, "main.tf", 2, 3) == ("resource", "aws_instance", [])
     assert enclosing(files, "main.tf", 2, 20) == ("resource", "aws_instance", ["ebs_block_device"])
+
+
+def test_a_variable_nobody_sets_gets_a_default_hint():
+    """plan's 'No value for required variable' (the 1.5B declares credential variables without
+    defaults: docs/results/rescue-ab-1.5b-40): the fix needs no schema."""
+    files = {"variables.tf": 'variable "aws_access_key_id" {}\n'}
+    diag = error("No value for required variable", file="variables.tf", line=1, column=1, source="plan",
+                 detail='The root module input variable "aws_access_key_id" is not set, and has no default value.')
+    text = build_schema_feedback([diag], files, None, stage="plan", budget_tokens=1500)
+    assert 'Fix: give `variable "aws_access_key_id"` a `default = …`' in text
+    assert "Never declare credentials" in text

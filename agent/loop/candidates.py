@@ -2,8 +2,8 @@
 
 Olausson et al. (ICLR 2024): at equal budget, more independent first samples beat more repairs. On the
 first attempt only, N requests of the same messages go to the server at once (threads over its parallel
-slots; one shared ``ModelClient``, whose httpx pool is thread-safe), each sampling at a temperature > 0
-with a seed of its own. Every candidate is verified with the run's chain; the first (lowest index) that
+slots; one shared ``ModelClient``, whose httpx pool is thread-safe): the first as a one-sample run would
+send it, the others sampling at a temperature > 0 with a seed of its own. Every candidate is verified with the run's chain; the first (lowest index) that
 verifies wins; otherwise the one with files and the fewest errors continues with the normal retries —
 its reply and feedback become the conversation, so retries stay prefix-stable.
 
@@ -38,8 +38,14 @@ def candidate_seed(seed: int, index: int, prompt: str) -> int:
 
 
 def candidate_sampling(request, index: int) -> dict[str, Any]:
-    """Request parameters of candidate ``index``: the endpoint's temperature when it samples, else
-    ``CANDIDATE_TEMPERATURE`` (N greedy samples would be N copies), and a derived seed."""
+    """Request parameters of candidate ``index``. Candidate 0 is the request a one-sample run sends
+    (the endpoint's own sampling, greedy at temperature 0): on the real 1.5B the greedy reply was often
+    the right one and hot samples were not (iac-001: greedy verified, three samples at 0.7 invented
+    credential variables — docs/results/rescue-ab-1.5b-40), so N candidates never start worse than one.
+    The others sample at the endpoint's temperature when it samples, else ``CANDIDATE_TEMPERATURE`` (N
+    greedy samples would be N copies), each with a derived seed."""
+    if index == 0:
+        return {}
     params = request.endpoint.params
     temperature = float(params.get("temperature") or 0.0)
     return {"temperature": temperature if temperature > 0 else CANDIDATE_TEMPERATURE,

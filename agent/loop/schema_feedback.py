@@ -106,6 +106,8 @@ def schema_hints(d: Diagnostic, files: dict[str, str], index: SchemaIndex | None
     quoted = _QUOTED.findall(detail) or _QUOTED.findall(summary)
     if d.category == "syntax" or d.source == "hcl":
         return [render("hint_syntax_rule").strip()]
+    if summary.startswith("No value for required variable"):  # plan: a variable nobody sets
+        return [render("hint_variable_default", name=quoted[0] if quoted else "").strip()]
     if index is None:
         return []
     if summary.startswith("Unknown ") or summary.startswith("Invalid resource type") or \
