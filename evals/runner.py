@@ -22,7 +22,7 @@ from tfagent.agent.core.defaults import MAX_ATTEMPTS, READY_TIMEOUT
 from tfagent.agent.core.verify_options import build_verify_options
 from tfagent.agent.core.types import Attempt, Endpoint
 from tfagent.agent.model.pool import ClientPool
-from tfagent.evals.executors.base import CellJob, CellResult, compute_cell, is_final
+from tfagent.evals.executors.base import CellJob, CellResult, compute_cell
 from tfagent.evals.executors.local import LocalExecutor
 from tfagent.evals.folder_tasks import judge_kwargs, resulting_files, task_folder
 from tfagent.evals.store import RUN_SCORING, CellKey, Store

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 from importlib.resources import files
-from pathlib import Path
 
 import jsonschema
 import junitparser

@@ -79,7 +79,6 @@ def verify_paths(paths: list[Path], p: dict[str, Any]) -> int:
             undecided[folder] = folder_undecided(verdicts, work)
         ok = all(v.ok for v in verdicts) and len(verdicts) == len(chain.verifiers)
         results.append((folder, verdicts, ok))
-    all_ok = all(ok for _, _, ok in results)
     document = _render(fmt, results, chain, root, undecided)
     if document is not None:
         if p.get("output"):
