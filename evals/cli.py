@@ -290,9 +290,27 @@ def _show_report(store, run_id: str, reference: str | None, scoring: str, out: P
     render_table(summary, None, title=f"{meta['suite']} · {run_id} · {meta['complete']}/{meta['cells']} cells")
     if meta.get("judge_note"):
         _console(stderr=True).print(f"note: {meta['judge_note']}", highlight=False, markup=False, soft_wrap=True)
-    if out is not None:
+    ladder = store.run(run_id)["spec"].get("ladder")
+    if out is not None and ladder is not None:  # a quant ladder's run: its own report, from the store alone
+        paths = _ladder_report(store, run_id, out, ladder, judge, scoring)
+        _console(stderr=True).print(f"wrote {', '.join(str(p) for p in paths.values())}", highlight=False, soft_wrap=True)
+    elif out is not None:
         paths = write_reports(summary, out, meta)
         _console(stderr=True).print(f"wrote {', '.join(str(p) for p in paths.values())}", highlight=False, soft_wrap=True)
+
+
+def _ladder_report(store, run_id: str, out: Path, ladder: dict, judge: str, scoring: str) -> dict[str, Path]:
+    """The ladder report of a stored ladder run (`tfagent eval ladder` wrote it first): the notes stored with
+    the run, the wall time from ``ladder-state.json`` in ``out`` when it is there."""
+    from tfagent.evals.ladder import stored_phases
+    from tfagent.evals.report_ladder import write_ladder_report
+
+    try:
+        phases = stored_phases(out)
+        return write_ladder_report(store, run_id, out, notes=list(ladder.get("notes") or []), phases=phases,
+                                   judge=judge, scoring=scoring)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
 
 
 # ---------------------------------------------------------------- merge, report, rescore

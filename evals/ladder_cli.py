@@ -1,5 +1,9 @@
 """`tfagent eval ladder MODEL.gguf --types Q4_K_M,Q3_K_M,Q2_K,IQ2_M --suite terraform-aws`.
 
+Every rung runs the ladder's strategy (agent/core/defaults.py LADDER_STRATEGY; --grounding, --feedback,
+--constrain, --verify, --candidates, --autofix override a key); --baseline-on-ends adds today's default
+strategy beside the top and the bottom rung.
+
 Exit codes: 0 every cell done and the report written · 1 some cells failed with an error (re-run the
 same command to resume) · 2 bad flags / suite / model · 3 a model server is unreachable.
 """
@@ -12,7 +16,9 @@ from pathlib import Path
 import click
 
 from tfagent.agent.core.console import fail
-from tfagent.agent.core.defaults import MAX_ATTEMPTS, SERVE_CTX, SERVE_READY_TIMEOUT, SERVE_SPEC
+from tfagent.agent.core.defaults import (BASELINE_STRATEGY, CONSTRAIN_MODES, FEEDBACK_STYLES, GROUNDING_MODES,
+                                        LADDER_STRATEGY, MAX_ATTEMPTS, MAX_CANDIDATES, SERVE_CTX, SERVE_READY_TIMEOUT,
+                                        SERVE_SPEC)
 from tfagent.agent.core.exits import EXIT_INCOMPLETE, EXIT_OK, EXIT_UNREACHABLE
 from tfagent.agent.serving.backends.llama_server import SPEC_CHOICES
 
@@ -21,6 +27,26 @@ DEFAULT_TYPES = "Q4_K_M,Q3_K_M,Q2_K,IQ2_M"
 
 def _split(text: str | None) -> list[str]:
     return [p.strip() for p in (text or "").split(",") if p.strip()]
+
+
+def _shown(strategy: dict) -> str:
+    return ", ".join(f"{k} {','.join(v) if isinstance(v, (list, tuple)) else str(v).lower()}" for k, v in strategy.items())
+
+
+def verify_chain_flag(text: str | None) -> list[str] | None:
+    """``--verify`` as a chain of known verifiers; None when not given."""
+    if text is None:
+        return None
+    from tfagent.evals.suite import known_verifiers
+
+    chain = _split(text)
+    if not chain:
+        raise fail(f"--verify {text!r}: the verifier chain is empty (e.g. --verify hcl,fmt,validate,plan)")
+    known = known_verifiers()
+    unknown = [name for name in chain if name not in known]
+    if unknown:
+        raise fail(f"--verify {text!r}: unknown verifier(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+    return chain
 
 
 @click.command("ladder")
@@ -48,12 +74,29 @@ def _split(text: str | None) -> list[str]:
 @click.option("--ready-timeout", type=float, default=SERVE_READY_TIMEOUT, show_default=True)
 @click.option("--judge", type=click.Choice(["strict", "fair", "both"]), default="both", show_default=True,
               help="Which verdicts the report shows: strict (each task's own intent), fair (corrected intents), or both.")
+@click.option("--grounding", type=click.Choice(GROUNDING_MODES), default=None,
+              help=f"Every rung's first request: the sentence alone or + provider schema cards (default {LADDER_STRATEGY['grounding']}).")
+@click.option("--feedback", type=click.Choice(FEEDBACK_STYLES), default=None,
+              help=f"Every rung's retry feedback (default {LADDER_STRATEGY['feedback']}).")
+@click.option("--constrain", type=click.Choice(CONSTRAIN_MODES), default=None,
+              help=f"Every rung's grammar constraint (default {LADDER_STRATEGY['constrain']}).")
+@click.option("--verify", "verify_chain", default=None,
+              help=f"Every rung's in-loop verifier chain (default {','.join(LADDER_STRATEGY['verify'])}).")
+@click.option("--candidates", type=click.IntRange(1, MAX_CANDIDATES), default=None,
+              help=f"Samples of every rung's first request, the verifier picks (default {LADDER_STRATEGY['candidates']}).")
+@click.option("--autofix/--no-autofix", default=None,
+              help=f"Apply the renames Terraform or the schema names, re-verify once (default {'on' if LADDER_STRATEGY['autofix'] else 'off'}).")
+@click.option("--baseline-on-ends", is_flag=True,
+              help=f"Also run the top and the bottom rung with today's default strategy ({_shown(BASELINE_STRATEGY)}) "
+                   "as '<rung>-baseline', on the same server: what the strategy buys at each end.")
 def ladder_command(model, types_, suite, endpoints, task_ids, limit, max_attempts, samples, parallel, ctx, max_tokens,
-                   threads, gpu_layers, layout, spec, backend, provider_mirror, out, quant_dir, ready_timeout, judge) -> None:
+                   threads, gpu_layers, layout, spec, backend, provider_mirror, out, quant_dir, ready_timeout, judge,
+                   grounding, feedback, constrain, verify_chain, candidates, autofix, baseline_on_ends) -> None:
     """Quantize a ladder, serve each quant, run a suite with retries on all, report.
 
     MODEL is quantized to --types (the highest bpw is the reference) and the ladder report is written
-    to --out. Kill it at any point; the same command resumes."""
+    to --out. Kill it at any point; the same command (same strategy flags) resumes. With --endpoints each
+    endpoint keeps its own strategy from the config; the strategy flags given override it."""
     from tfagent.evals.cli import _config_defaults
     from tfagent.evals.ladder import LadderOptions, run_ladder
     from tfagent.evals.ladder_quant import LadderError
@@ -67,10 +110,13 @@ def ladder_command(model, types_, suite, endpoints, task_ids, limit, max_attempt
     except SuiteError as exc:
         raise fail(str(exc)) from None
     tasks = tasks[:limit] if limit else tasks
+    strategy = {"grounding": grounding, "feedback": feedback, "constrain": constrain,
+                "verify": verify_chain_flag(verify_chain), "candidates": candidates, "autofix": autofix}
     opts = LadderOptions(suite=loaded, tasks=tasks, out=out, max_attempts=max_attempts, samples=samples, parallel=parallel,
                          ctx=ctx, threads=threads, gpu_layers=gpu_layers, layout=layout, spec=spec, backend=backend,
                          provider_mirror=provider_mirror, ready_timeout=ready_timeout, max_tokens=max_tokens,
-                         quant_dir=quant_dir, defaults=_config_defaults(), judge=judge)
+                         quant_dir=quant_dir, defaults=_config_defaults(), judge=judge,
+                         strategy={k: v for k, v in strategy.items() if v is not None}, baseline_on_ends=baseline_on_ends)
     chosen = None
     if endpoints:
         from tfagent.evals.cli import _check_servers, _endpoints

@@ -4,7 +4,8 @@ A rung is done when its GGUF *and* its marker (``<file>.json``: type, bytes, bpw
 exist and agree on the size; the GGUF is written under a ``.partial`` name and renamed into place,
 then the marker is written atomically, so a kill -9 leaves either a finished rung or a partial file
 that the next run deletes and redoes. The importance matrix for IQ types is computed once per source
-(``llama-imatrix`` on the shipped calibration text) the same way.
+(``llama-imatrix`` on the shipped calibration text) the same way; its marker and each IQ rung's record the
+text's sha256, and a matrix or rung made from another text is made again (the report names the hash).
 
 Tools: llama.cpp's ``llama-quantize``/``llama-imatrix`` (found like ``llama-server``: env override,
 PATH, the portable build cache); without ``llama-quantize`` the K/legacy types fall back on
@@ -47,6 +48,8 @@ class Rung:
     requantized: bool  # made from an already quantized source (worse than from F16/BF16)
     imatrix: bool
     seconds: float
+    imatrix_sha256: str | None = None  # sha256 of the calibration text of the rung's importance matrix
+
 
     def to_dict(self) -> dict:
         return {**asdict(self), "path": str(self.path)}
@@ -105,30 +108,66 @@ def _finish(path: Path, rung: Rung) -> Rung:
     return rung
 
 
-def ensure_imatrix(source: Path, where: Path, threads: int, log: Log, chunks: int = 0) -> Path | None:
-    """The importance matrix of ``source`` (computed once); None when llama-imatrix is not available."""
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class ImatrixFacts:
+    """The importance matrix the IQ rungs were made with: which text it was computed on (name, sha256,
+    size) and how long that took; ``seconds_now`` is the part of it spent in this invocation (0: reused)."""
+
+    path: Path
+    calibration: str
+    calibration_sha256: str
+    calibration_bytes: int
+    seconds: float
+    seconds_now: float
+    chunks: int
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "path": str(self.path)}
+
+
+def ensure_imatrix(source: Path, where: Path, threads: int, log: Log, chunks: int = 0) -> ImatrixFacts | None:
+    """The importance matrix of ``source`` (computed once per source and calibration text); None when
+    llama-imatrix is not available. A matrix computed on another text (its marker names another sha256, or
+    none: made before the hash was recorded) is computed again, so the report's hash is the one used."""
     target = where / "imatrix.gguf"
     done = _marker(target)
+    text = calibration_text()
+    text_sha = file_sha256(text)
     if target.is_file() and done.is_file():
-        return target
+        marker = json.loads(done.read_text())
+        if marker.get("calibration_sha256") == text_sha:
+            return ImatrixFacts(target, marker["calibration"], text_sha, int(marker.get("calibration_bytes", 0)),
+                                float(marker.get("seconds", 0.0)), 0.0, int(marker.get("chunks", 0)))
+        log(f"imatrix: {target} was computed on another calibration text "
+            f"(sha256 {marker.get('calibration_sha256') or 'not recorded'}, now {text_sha[:12]}…): computing it again")
     tool = find_tool("llama-imatrix")
     if tool is None:
         return None
     partial = _partial(target)
     partial.unlink(missing_ok=True)
-    text = calibration_text()
     argv = [str(tool), "-m", str(source), "-f", str(text), "-o", str(partial), "-c", str(IMATRIX_CTX),
             "-t", str(threads), "--no-ppl"]
     argv += ["--chunks", str(chunks)] if chunks else []
-    log(f"imatrix: {tool.name} on {text.name} ({text.stat().st_size} bytes), {threads} thread(s)")
+    size = text.stat().st_size
+    log(f"imatrix: {tool.name} on {text.name} ({size} bytes, sha256 {text_sha[:12]}…), {threads} thread(s)")
     started = time.monotonic()
     proc = subprocess.run(argv, capture_output=True, text=True)
     if proc.returncode != 0 or not partial.is_file():
         raise LadderError(f"llama-imatrix failed (exit {proc.returncode}) on {source}: {proc.stderr.strip()[-800:]}")
     os.replace(partial, target)
-    atomic_write(done, json.dumps({"calibration": text.name, "seconds": round(time.monotonic() - started, 2),
-                                        "source": str(source)}, indent=2))
-    return target
+    seconds = round(time.monotonic() - started, 2)
+    atomic_write(done, json.dumps({"calibration": text.name, "calibration_sha256": text_sha, "calibration_bytes": size,
+                                   "chunks": chunks, "seconds": seconds, "source": str(source), "tool": str(tool)},
+                                  indent=2))
+    return ImatrixFacts(target, text.name, text_sha, size, seconds, seconds, chunks)
 
 
 @dataclass(frozen=True)
@@ -146,15 +185,19 @@ class SourceFacts:
 
 
 def make_rung(source: Path, qtype: str, where: Path, *, threads: int, imatrix: Path | None, log: Log,
-              facts: SourceFacts | None = None) -> Rung:
-    """One quant of ``source`` (or ``source`` itself when it already is that type)."""
+              facts: SourceFacts | None = None, imatrix_sha256: str | None = None) -> Rung:
+    """One quant of ``source`` (or ``source`` itself when it already is that type). ``imatrix_sha256``:
+    the calibration text's hash of ``imatrix``; a rung made with another one is made again."""
     from tfagent.agent.serving.quantize import quantize_one
 
     qtype = qtype.upper()
     path = where / f"{source.stem}-{qtype}.gguf"
     existing = load_rung(path)
-    if existing is not None:
+    if existing is not None and (imatrix is None or existing.imatrix_sha256 == imatrix_sha256):
         return existing
+    if existing is not None:
+        log(f"{qtype}: made with another importance matrix (calibration sha256 "
+            f"{existing.imatrix_sha256 or 'not recorded'}): quantizing it again")
     facts = facts or SourceFacts.of(source)
     requant = facts.bpw < 15
     if facts.qtype == qtype:
@@ -177,12 +220,22 @@ def make_rung(source: Path, qtype: str, where: Path, *, threads: int, imatrix: P
     os.replace(partial, path)
     made = read_gguf_info(path)
     rung = Rung(qtype, path, round(made.bpw, 4), made.file_size, made_by, requant, imatrix is not None,
-                round(time.monotonic() - started, 2))
+                round(time.monotonic() - started, 2), imatrix_sha256 if imatrix is not None else None)
     log(f"{qtype}: {made.bpw:.2f} bpw, {made.file_size / 2**20:.0f} MiB in {rung.seconds:.0f} s ({made_by})")
     return _finish(path, rung)
 
 
-def build_ladder(source: Path, types: list[str], where: Path, *, threads: int, log: Log) -> tuple[list[Rung], list[str]]:
+@dataclass(frozen=True)
+class LadderBuild:
+    """What build_ladder made: the rungs (highest bpw first), notes on what was skipped or how rungs were
+    made, and the importance matrix of the IQ rungs (None when no IQ rung was asked for or made)."""
+
+    rungs: list[Rung]
+    notes: list[str]
+    imatrix: ImatrixFacts | None = None
+
+
+def build_ladder(source: Path, types: list[str], where: Path, *, threads: int, log: Log) -> LadderBuild:
     """Every rung that can be made here, highest bpw first, and the notes on what was skipped and why."""
     where.mkdir(parents=True, exist_ok=True)
     notes: list[str] = []
@@ -202,9 +255,19 @@ def build_ladder(source: Path, types: list[str], where: Path, *, threads: int, l
         if needs_imatrix(qtype) and imatrix is None:
             log(f"{qtype}: SKIPPED (needs an importance matrix; no llama-imatrix available)")
             continue
-        rungs.append(make_rung(source, qtype, where, threads=threads, imatrix=imatrix if needs_imatrix(qtype) else None,
-                               log=log, facts=facts))
-    if any(r.requantized for r in rungs):
-        notes.append(f"re-quantized from an already quantized source ({source.name}, {facts.qtype or '?'}): "
-                     "lower rungs are somewhat worse than quants made from F16/BF16")
-    return sorted(rungs, key=lambda r: -r.bpw), notes
+        rungs.append(make_rung(source, qtype, where, threads=threads,
+                               imatrix=imatrix.path if imatrix is not None and needs_imatrix(qtype) else None,
+                               log=log, facts=facts,
+                               imatrix_sha256=imatrix.calibration_sha256 if imatrix is not None else None))
+    requantized = [r.qtype for r in rungs if r.requantized]
+    if requantized:
+        how = " with llama-quantize --allow-requantize" if any(r.made_by == "llama-quantize" for r in rungs if r.requantized) else ""
+        notes.append(f"re-quantized from an already quantized source ({source.name}, {facts.qtype or '?'}){how}: "
+                     f"{', '.join(requantized)}; lower rungs are somewhat worse than quants made from F16/BF16")
+    used = imatrix if imatrix is not None and any(r.imatrix for r in rungs) else None
+    if used is not None:
+        notes.append(f"importance matrix for {', '.join(r.qtype for r in rungs if r.imatrix)}: llama-imatrix on "
+                     f"{used.calibration} (shipped with tfagent in evals/calibration, not the eval's tasks or "
+                     f"references; {used.calibration_bytes} bytes, sha256 {used.calibration_sha256}), "
+                     f"{used.seconds:.0f} s{'' if used.seconds_now else ' (computed by an earlier invocation)'}")
+    return LadderBuild(sorted(rungs, key=lambda r: -r.bpw), notes, used)

@@ -10,6 +10,17 @@ retry budget k, compare Q with k retries against the reference's *first try*, pa
   weak evidence, so the report also gives "at least as good" (diff ≥ 0) and the interval.
 The break-even answer is the lowest-bpw quant that is not worse with some k, at its smallest such k,
 with what those retries cost (tokens and seconds per solved task, from metrics.cost_per_solved).
+Baseline arms (a rung run again with today's default strategy) have rows but are never the answer.
+
+What the strategy buys (``baseline_pairs``): each baseline arm against its own rung's strategy arm, paired
+over (task, sample), on the first try and with retry: flips (lost = the baseline solved it and the strategy
+did not; gained the reverse; exact McNemar p) and the uplift = rate(strategy) − rate(baseline) with
+Newcombe's paired interval.
+
+Where the time went (``time_split``): per arm, from each stored attempt, the server's prompt processing
+(``usage.timings.prompt_ms``: prefill) and generation (``predicted_ms``: decode), the rest of the model
+request (waiting for a slot, transport, streaming) and the verifiers' seconds. These are stream-seconds:
+requests run in parallel, so they add up to more than the wall time.
 """
 
 from __future__ import annotations
@@ -18,7 +29,7 @@ import math
 from collections import Counter
 from typing import Any
 
-from tfagent.evals.metrics import CellFacts, cost_per_solved, paired_difference, summarize
+from tfagent.evals.metrics import CellFacts, cost_per_solved, mcnemar_exact, paired_difference, summarize
 
 ALPHA = 0.05
 
@@ -60,8 +71,9 @@ def _cost(cells: list[CellFacts], k: int) -> dict[str, Any]:
 
 
 def break_even(by_endpoint: dict[str, list[CellFacts]], bpw: dict[str, float | None], reference: str,
-               max_attempts: int, alpha: float = ALPHA) -> dict[str, Any]:
-    """Per quant and budget k the comparison with the reference's first try, and the answer."""
+               max_attempts: int, alpha: float = ALPHA, not_answers: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """Per quant and budget k the comparison with the reference's first try, and the answer (never one of
+    ``not_answers``: the baseline arms, which answer another question)."""
     ref_cells = by_endpoint[reference]
     rows = []
     for name, cells in by_endpoint.items():
@@ -72,7 +84,7 @@ def break_even(by_endpoint: dict[str, list[CellFacts]], bpw: dict[str, float | N
             rows.append({"endpoint": name, "bpw": bpw.get(name), **row, "cost": _cost(cells, k)})
 
     def answer(flag: str) -> dict[str, Any] | None:
-        usable = [r for r in rows if r[flag] and r["bpw"] is not None and r["pairs"]]
+        usable = [r for r in rows if r[flag] and r["bpw"] is not None and r["pairs"] and r["endpoint"] not in not_answers]
         if not usable:
             return None
         best = min(usable, key=lambda r: (r["bpw"], r["k"]))
@@ -88,6 +100,92 @@ def break_even(by_endpoint: dict[str, list[CellFacts]], bpw: dict[str, float | N
         "answer": answer("not_worse"),
         "answer_at_least_as_good": answer("at_least_as_good"),
     }
+
+
+def strategy_versus_baseline(strategy: list[CellFacts], baseline: list[CellFacts], k: int) -> dict[str, Any]:
+    """The strategy arm against its rung's baseline arm with the same retry budget ``k``, paired."""
+    base_by_pair = {(c.task_id, c.sample): c for c in baseline}
+    both = neither = 0
+    lost: list[dict[str, Any]] = []
+    gained: list[dict[str, Any]] = []
+    for cell in sorted(strategy, key=lambda c: (c.task_id, c.sample)):
+        base = base_by_pair.get((cell.task_id, cell.sample))
+        if base is None:
+            continue
+        here, there = cell.solved(k), base.solved(k)
+        both += here and there
+        neither += not here and not there
+        if there and not here:
+            lost.append({"task": cell.task_id, "sample": cell.sample})
+        elif here and not there:
+            gained.append({"task": cell.task_id, "sample": cell.sample})
+    pairs = both + neither + len(lost) + len(gained)
+    return {"k": k, "pairs": pairs, "strategy_solved": both + len(gained), "baseline_solved": both + len(lost),
+            "lost": lost, "gained": gained, "p_value": mcnemar_exact(len(lost), len(gained)),
+            "uplift": paired_difference(both, len(gained), len(lost), neither)}
+
+
+def baseline_pairs(by_endpoint: dict[str, list[CellFacts]], baselines: dict[str, str], max_attempts: int) -> list[dict[str, Any]]:
+    """Each baseline arm (name → its rung's strategy arm) against that arm, first try and with retry."""
+    top = max_attempts - 1
+    rows = []
+    for baseline, arm in baselines.items():
+        if baseline not in by_endpoint or arm not in by_endpoint:
+            raise ValueError(f"baseline pair {baseline!r} → {arm!r}: both must be endpoints of the ladder "
+                             f"(have {', '.join(by_endpoint)})")
+        strategy, base = by_endpoint[arm], by_endpoint[baseline]
+        rows.append({"baseline": baseline, "arm": arm,
+                     "first_try": strategy_versus_baseline(strategy, base, 0),
+                     "with_retry": strategy_versus_baseline(strategy, base, top)})
+    return rows
+
+
+def tokens_per_1k(cost: dict[str, Any]) -> dict[str, Any]:
+    """Tokens spent (prompt + completion) within a budget and tasks solved per 1,000 of them."""
+    spent = cost["prompt_tokens"] + cost["completion_tokens"]
+    return {"tokens": spent, "completion_tokens": cost["completion_tokens"], "solved": cost["solved"],
+            "solved_per_1k_tokens": 1000 * cost["solved"] / spent if spent else None}
+
+
+TIME_PARTS = ("prefill", "decode", "other_model", "verify")
+
+
+def time_split(attempts: list[tuple[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """Per endpoint, stream-seconds of its stored attempts (``(endpoint, Attempt.to_dict())`` pairs) split
+    into prefill, decode, the rest of the model time and verification, and how many attempts had the
+    server's timings (a server that reports none leaves prefill/decode at 0 and all in other_model)."""
+    out: dict[str, dict[str, Any]] = {}
+    for endpoint, attempt in attempts:
+        entry = out.setdefault(endpoint, {**{part: 0.0 for part in TIME_PARTS}, "model": 0.0, "attempts": 0, "timed": 0})
+        timings = (attempt.get("usage") or {}).get("timings") or {}
+        model = float(attempt.get("model_seconds") or 0.0)
+        prefill = float(timings.get("prompt_ms") or 0.0) / 1000
+        decode = float(timings.get("predicted_ms") or 0.0) / 1000
+        entry["attempts"] += 1
+        entry["timed"] += bool(timings.get("prompt_ms") is not None or timings.get("predicted_ms") is not None)
+        entry["prefill"] += prefill
+        entry["decode"] += decode
+        entry["other_model"] += max(0.0, model - prefill - decode)
+        entry["model"] += model
+        entry["verify"] += float(attempt.get("verify_seconds") or 0.0)
+    for entry in out.values():
+        for key in (*TIME_PARTS, "model"):
+            entry[key] = round(entry[key], 2)
+    return out
+
+
+def wall_split(phases: dict[str, float]) -> dict[str, float]:
+    """The ladder's wall-clock phases (ladder-state.json: quantize, imatrix, ``serve <rung>``, ``eval <rung>``,
+    report) summed into quantize, imatrix, server start, eval and report."""
+    out = {"quantize": 0.0, "imatrix": 0.0, "server start": 0.0, "eval": 0.0, "report": 0.0}
+    for name, seconds in phases.items():
+        kind = name.split(" ", 1)[0]
+        key = {"serve": "server start", "quantize": "quantize", "imatrix": "imatrix", "eval": "eval", "report": "report"}.get(kind)
+        if key is None:
+            raise ValueError(f"unknown wall-time phase {name!r} in the ladder's state (known: quantize, imatrix, "
+                             "serve <rung>, eval <rung>, report)")
+        out[key] = round(out[key] + seconds, 2)
+    return out
 
 
 def categories_by_attempt(cells: list[CellFacts]) -> dict[str, dict[str, int]]:
@@ -117,11 +215,13 @@ def category_fates(cells: list[CellFacts], max_attempts: int) -> dict[str, dict[
 
 
 def ladder_summary(cells: list[CellFacts], *, endpoints: dict[str, float | None], max_attempts: int,
-                   reference: str | None = None, alpha: float = ALPHA) -> dict[str, Any]:
-    """``metrics.summarize`` (reference: the highest-bpw quant unless given) plus break-even and error
-    fates. ``endpoints``: name → bpw, reported in that order."""
+                   reference: str | None = None, alpha: float = ALPHA, baselines: dict[str, str] | None = None) -> dict[str, Any]:
+    """``metrics.summarize`` (reference: the highest-bpw quant unless given) plus break-even, error fates,
+    tokens per solved task and solved per 1,000 tokens, and — with ``baselines`` (baseline arm → its
+    rung's strategy arm) — what the strategy buys at each end. ``endpoints``: name → bpw, in report order."""
+    baselines = dict(baselines or {})
     if reference is None:
-        placed = [n for n, b in endpoints.items() if b is not None]
+        placed = [n for n, b in endpoints.items() if b is not None and n not in baselines]
         reference = max(placed, key=lambda n: endpoints[n]) if placed else next(iter(endpoints))
     summary = summarize(cells, endpoints=endpoints, max_attempts=max_attempts, reference=reference)
     by_endpoint: dict[str, list[CellFacts]] = {name: [] for name in endpoints}
@@ -134,6 +234,14 @@ def ladder_summary(cells: list[CellFacts], *, endpoints: dict[str, float | None]
         fig["category_fates"] = category_fates(mine, max_attempts)
         top = str(max_attempts - 1)
         fig["tokens_per_solved"] = {k: _cost(mine, int(k))["tokens_per_solved"] for k in ("0", top)}
-    summary["break_even"] = break_even(by_endpoint, endpoints, reference, max_attempts, alpha)
+        fig["per_1k_tokens"] = {"first_try": tokens_per_1k(fig["cost"]["0"]), "with_retry": tokens_per_1k(fig["cost"][top])}
+        fig["baseline_of"] = baselines.get(fig["endpoint"])
+    summary["break_even"] = break_even(by_endpoint, endpoints, reference, max_attempts, alpha, frozenset(baselines))
     summary["methods"]["break_even"] = summary["break_even"]["criterion"]
+    summary["baselines"] = baselines
+    summary["baseline_pairs"] = baseline_pairs(by_endpoint, baselines, max_attempts)
+    if baselines:
+        summary["methods"]["baseline_pairs"] = ("each baseline arm (today's default strategy) vs its own rung's strategy arm, "
+                                                "paired over (task, sample): flips with exact McNemar p, uplift "
+                                                "(strategy − baseline) with Newcombe's paired interval")
     return summary

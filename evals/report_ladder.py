@@ -12,14 +12,15 @@ from pathlib import Path
 from typing import Any
 
 from tfagent.agent.core.output import atomic_write
-from tfagent.evals.report import STYLE, _html_table, _plot_budget, judge_markdown, number, rate_cell, uplift_cell
+from tfagent.evals.report import (STYLE, _html_table, _plot_budget, judge_markdown, number, rate_cell, strategy_text,
+                                  uplift_cell)
 
 COLUMNS = ("quant", "bpw", "first try [95% CI]", "with retry [95% CI]", "uplift [95% CI]",
            "flips vs ref, first try (−lost/+gained, p)", "flips vs ref, with retry (−lost/+gained, p)",
            "tok/solved first try", "tok/solved with retry", "s/solved first try", "s/solved with retry")
 
 
-def summary_of_store(store, run_id: str, judge: str = "both") -> tuple[dict[str, Any], dict[str, Any]]:
+def summary_of_store(store, run_id: str, judge: str = "both", scoring: str = "run") -> tuple[dict[str, Any], dict[str, Any]]:
     """The ladder summary under the primary judge, with the fair one under ``summary["fair"]`` for "both"
     (a store judged before the fair judge existed reports strict alone, noted in ``meta["judge_note"]``)."""
     from tfagent.evals.metrics_ladder import ladder_summary
@@ -30,29 +31,128 @@ def summary_of_store(store, run_id: str, judge: str = "both") -> tuple[dict[str,
     spec = run["spec"]
     endpoints = {e["name"]: e.get("bpw") for e in spec["endpoints"]}
     reference = spec.get("ladder", {}).get("reference")
+    baselines = spec.get("ladder", {}).get("baselines") or {}
     judges = judges_of(judge)
     note = ""
-    if judge == "both" and not store.has_judge(run_id, "run", "fair"):
+    if judge == "both" and not store.has_judge(run_id, scoring, "fair"):
         judges = ("strict",)
         note = f"fair verdicts are not stored (judged before the fair judge existed): `tfagent eval rescore {run_id}` adds them"
     summaries = {}
     for name in judges:
-        cells = store.cell_facts(run_id, judge=name)
-        summaries[name] = ladder_summary(cells, endpoints=endpoints, max_attempts=spec["max_attempts"], reference=reference)
+        cells = store.cell_facts(run_id, scoring, judge=name)
+        summaries[name] = ladder_summary(cells, endpoints=endpoints, max_attempts=spec["max_attempts"], reference=reference,
+                                         baselines=baselines)
         summaries[name]["judge"] = name
-        summaries[name]["undecided_cells"] = store.undecided_cells(run_id, judge=name)
+        summaries[name]["undecided_cells"] = store.undecided_cells(run_id, scoring, judge=name)
     summary = summaries[judges[0]]
     for name in judges[1:]:
         summary[name] = summaries[name]
     if len(judges) > 1:
-        summary["judge_comparison"] = judge_comparison(store.judgments(run_id))
+        summary["judge_comparison"] = judge_comparison(store.judgments(run_id, scoring))
     meta = {"run_id": run_id, "suite": run["suite"], "samples": spec["samples"], "max_attempts": spec["max_attempts"],
             "tasks": len(spec["tasks"]), "cells": len(spec["tasks"]) * spec["samples"] * len(endpoints),
-            "complete": len(store.cell_facts(run_id, judge=judges[0])), "attribution": spec.get("attribution", ""),
+            "complete": len(store.cell_facts(run_id, scoring, judge=judges[0])), "attribution": spec.get("attribution", ""),
             "ladder": spec.get("ladder", {}), "endpoints": spec["endpoints"], "judges": list(judges)}
     if note:
         meta["judge_note"] = note
     return summary, meta
+
+
+def time_of_store(store, run_id: str, phases: dict[str, float]) -> dict[str, Any]:
+    """Where the time went: the ladder's wall-clock phases and, per arm, the stream-seconds of its stored
+    attempts (prefill, decode, the rest of the model request, verification)."""
+    from tfagent.evals.metrics_ladder import time_split, wall_split
+
+    attempts = [(row["endpoint"], json.loads(row["data"])) for row in store.attempt_rows(run_id)]
+    return {"wall": wall_split(phases), "streams": time_split(attempts)}
+
+
+ARM_COLUMNS = ("arm", "bpw", "strategy", "tokens first try", "solved per 1k tokens, first try",
+               "tokens with retry", "solved per 1k tokens, with retry")
+
+
+def arm_rows(summary: dict[str, Any], meta: dict[str, Any]) -> list[list[str]]:
+    """Each arm's strategy and what its answers cost: tokens spent (prompt + completion, every candidate and
+    retry within the budget) and tasks solved per 1,000 of them."""
+    specs = {e["name"]: e for e in meta.get("endpoints") or []}
+    rows = []
+    for fig in summary["endpoints"]:
+        first, retry = fig["per_1k_tokens"]["first_try"], fig["per_1k_tokens"]["with_retry"]
+        rows.append([fig["endpoint"], number(fig["bpw"], 2), strategy_text(specs.get(fig["endpoint"], {})),
+                     f"{first['tokens']:,}", number(first["solved_per_1k_tokens"], 3),
+                     f"{retry['tokens']:,}", number(retry["solved_per_1k_tokens"], 3)])
+    return rows
+
+
+BASELINE_COLUMNS = ("rung", "budget", "strategy arm", "baseline arm (today's default)", "uplift [95% CI]",
+                    "flips (−lost/+gained, p)")
+
+
+def baseline_rows(summary: dict[str, Any]) -> list[list[str]]:
+    rows = []
+    for pair in summary.get("baseline_pairs") or []:
+        for budget in ("first_try", "with_retry"):
+            v = pair[budget]
+            n = v["pairs"]
+            up = v["uplift"]
+            rows.append([pair["arm"], budget.replace("_", " "), f"{v['strategy_solved']}/{n}", f"{v['baseline_solved']}/{n}",
+                         f"{100 * up['diff']:+.1f} [{100 * up['lo']:+.0f}, {100 * up['hi']:+.0f}]",
+                         f"−{len(v['lost'])} / +{len(v['gained'])} (p {v['p_value']:.2g})"])
+    return rows
+
+
+def baseline_flip_lines(summary: dict[str, Any]) -> list[str]:
+    ids = lambda pairs: ", ".join(f"{p['task']}#{p['sample']}" for p in pairs) or "none"  # noqa: E731
+    return [f"{pair['arm']} vs {pair['baseline']}, {budget.replace('_', ' ')}: lost {ids(pair[budget]['lost'])}; "
+            f"gained {ids(pair[budget]['gained'])}"
+            for pair in summary.get("baseline_pairs") or [] for budget in ("first_try", "with_retry")]
+
+
+TIME_COLUMNS = ("arm", "attempts (with server timings)", "prefill s", "decode s", "other model s", "verify s")
+
+
+def time_rows(summary: dict[str, Any], time: dict[str, Any]) -> list[list[str]]:
+    streams = time.get("streams") or {}
+    rows = []
+    for fig in summary["endpoints"]:
+        t = streams.get(fig["endpoint"])
+        if t is None:
+            continue
+        rows.append([fig["endpoint"], f"{t['attempts']} ({t['timed']})", f"{t['prefill']:.0f}", f"{t['decode']:.0f}",
+                     f"{t['other_model']:.0f}", f"{t['verify']:.0f}"])
+    if len(streams) > 1:
+        total = {key: sum(t[key] for t in streams.values())
+                 for key in ("attempts", "timed", "prefill", "decode", "other_model", "verify")}
+        rows.append(["all arms", f"{total['attempts']} ({total['timed']})", f"{total['prefill']:.0f}",
+                     f"{total['decode']:.0f}", f"{total['other_model']:.0f}", f"{total['verify']:.0f}"])
+    return rows
+
+
+def wall_sentence(time: dict[str, Any]) -> str:
+    wall = time.get("wall") or {}
+    total = sum(wall.values())
+    if not total:
+        return "No wall time recorded (the report was built from a store alone)."
+    return (f"Wall time {total / 60:.1f} min: " + ", ".join(f"{k} {v:.0f} s" for k, v in wall.items() if v) +
+            ". Per arm below: stream-seconds of the stored attempts (prefill = the server's prompt processing, "
+            "decode = its generation, other model = waiting for a slot, transport and streaming, verify = the "
+            "in-loop verifiers); requests run in parallel, so they add up to more than the eval's wall time.")
+
+
+def _strategy_lines(meta: dict[str, Any]) -> list[str]:
+    ladder = meta.get("ladder", {})
+    lines = []
+    if ladder.get("strategy"):
+        lines.append(f"strategy of every rung: {strategy_text(ladder['strategy'])}")
+    if ladder.get("baselines"):
+        lines.append(f"baseline arms ({', '.join(ladder['baselines'])}): today's default strategy, "
+                     f"{strategy_text(ladder.get('baseline_strategy') or {})}, on the same server as their rung")
+    imatrix = ladder.get("imatrix")
+    if imatrix:
+        lines.append(f"importance matrix (IQ rungs): llama-imatrix on {imatrix['calibration']} "
+                     f"({imatrix['calibration_bytes']} bytes, sha256 {imatrix['calibration_sha256']}), "
+                     f"{imatrix['seconds']:.0f} s")
+    return lines
 
 
 def _flips(fig: dict[str, Any], budget: str) -> str:
@@ -145,6 +245,7 @@ def _meta_lines(meta: dict[str, Any], notes: list[str], phases: dict[str, float]
             f"{rung['made_by']}{', re-quantized from the source' if rung['requantized'] else ''}"
             f"{', with importance matrix' if rung['imatrix'] else ''}, {rung['seconds']:.0f} s")
         lines.append(f"rung {rung['qtype']}: {rung['bpw']:.2f} bpw, {rung['bytes'] / 2**20:.0f} MiB ({how})")
+    lines += _strategy_lines(meta)
     lines += [f"note: {n}" for n in notes]
     if phases:
         total = sum(phases.values())
@@ -154,9 +255,16 @@ def _meta_lines(meta: dict[str, Any], notes: list[str], phases: dict[str, float]
     return lines
 
 
-def markdown(summary, meta, notes, phases) -> str:
+def markdown(summary, meta, notes, phases, time: dict[str, Any] | None = None) -> str:
+    time = time or {}
     out = [f"# Quant ladder: {meta['suite']}", ""] + [f"- {line}" for line in _meta_lines(meta, notes, phases)] + [""]
     out += _md_table(COLUMNS, table_rows(summary))
+    out += ["", "## Arms: strategy, tokens and solved per 1,000 tokens", ""] + _md_table(ARM_COLUMNS, arm_rows(summary, meta))
+    if summary.get("baseline_pairs"):
+        out += ["", "## What the strategy buys: each end against today's default on the same rung", ""]
+        out += _md_table(BASELINE_COLUMNS, baseline_rows(summary))
+        out += [""] + [f"- {line}" for line in baseline_flip_lines(summary)]
+    out += ["", "## Where the time went", "", wall_sentence(time), ""] + _md_table(TIME_COLUMNS, time_rows(summary, time))
     out += ["", "## Pass rate after k retries", ""] + _md_table(*k_rows(summary))
     out += ["", "## Break-even", "", break_even_sentence(summary), ""] + _md_table(*break_even_rows(summary))
     fair = summary.get("fair")
@@ -164,6 +272,8 @@ def markdown(summary, meta, notes, phases) -> str:
         out += ["", "## The same ladder under the fair judge", ""] + _md_table(COLUMNS, table_rows(fair))
         out += ["", "Pass rate after k retries (fair):", ""] + _md_table(*k_rows(fair))
         out += ["", "Break-even (fair): " + break_even_sentence(fair)]
+        if fair.get("baseline_pairs"):
+            out += ["", "What the strategy buys (fair):", ""] + _md_table(BASELINE_COLUMNS, baseline_rows(fair))
     if meta.get("judge_note"):
         out += ["", f"Note: {meta['judge_note']}."]
     out += judge_markdown(summary)
@@ -183,9 +293,16 @@ def markdown(summary, meta, notes, phases) -> str:
 
 
 def _plot_ladder(ax, summary) -> bool:
-    placed = sorted((f for f in summary["endpoints"] if f["bpw"] is not None), key=lambda f: f["bpw"])
+    baselines = summary.get("baselines") or {}
+    placed = sorted((f for f in summary["endpoints"] if f["bpw"] is not None and f["endpoint"] not in baselines),
+                    key=lambda f: f["bpw"])
     if not placed:
         return False
+    base = [f for f in summary["endpoints"] if f["endpoint"] in baselines and f["bpw"] is not None]
+    for budget, marker in (("first_try", "x"), ("with_retry", "+")):  # today's default strategy at the ends
+        if base:
+            ax.scatter([f["bpw"] for f in base], [100 * (f[budget]["rate"] or 0) for f in base], marker=marker, s=60,
+                       color="black", zorder=3, label=f"today's default, {budget.replace('_', ' ')}")
     xs = [f["bpw"] for f in placed]
     for k in range(summary["max_attempts"]):
         entries = [f["pass_at_k"][k] for f in placed]
@@ -238,11 +355,27 @@ def _fair_html(summary) -> list[str]:
     if isinstance(fair, dict):
         parts += ["<h2>The same ladder under the fair judge</h2>", _html_table(COLUMNS, table_rows(fair)),
                   _html_table(*k_rows(fair)), f"<p>{html.escape(break_even_sentence(fair))}</p>"]
+        if fair.get("baseline_pairs"):
+            parts.append(_html_table(BASELINE_COLUMNS, baseline_rows(fair)))
     return parts + [_judges_html(summary)]
 
 
-def html_page(summary, meta, notes, phases, images) -> str:
+def _strategy_html(summary, meta, time) -> list[str]:
     esc = html.escape
+    parts = ["<h2>Arms: strategy, tokens and solved per 1,000 tokens</h2>",
+             _html_table(ARM_COLUMNS, arm_rows(summary, meta), (2,))]
+    if summary.get("baseline_pairs"):
+        parts += ["<h2>What the strategy buys: each end against today's default on the same rung</h2>",
+                  _html_table(BASELINE_COLUMNS, baseline_rows(summary)),
+                  "<ul>" + "".join(f"<li>{esc(line)}</li>" for line in baseline_flip_lines(summary)) + "</ul>"]
+    parts += ["<h2>Where the time went</h2>", f"<p>{esc(wall_sentence(time))}</p>",
+              _html_table(TIME_COLUMNS, time_rows(summary, time))]
+    return parts
+
+
+def html_page(summary, meta, notes, phases, images, time: dict[str, Any] | None = None) -> str:
+    esc = html.escape
+    time = time or {}
     figs = "".join(f'<figure><img alt="{esc(t)}" src="data:image/png;base64,{b}"><figcaption>{esc(t)}</figcaption></figure>'
                    for t, b in images.items())
     parts = [
@@ -255,6 +388,7 @@ def html_page(summary, meta, notes, phases, images) -> str:
         "task·samples solved by the reference and not here (lost) or the reverse (gained), exact McNemar p. "
         "tok/solved and s/solved: prompt + completion tokens and model + verification seconds of all attempts "
         "within the budget, per solved task.</p>",
+        *_strategy_html(summary, meta, time),
         f"<h2>Figures</h2><div class='figs'>{figs}</div>",
         "<h2>Pass rate after k retries</h2>", _html_table(*k_rows(summary)),
         "<h2>Break-even</h2>", f"<p>{esc(break_even_sentence(summary))}</p>", _html_table(*break_even_rows(summary)),
@@ -270,13 +404,18 @@ def html_page(summary, meta, notes, phases, images) -> str:
 
 
 def write_ladder_report(store, run_id: str, out: Path, *, notes: list[str] = (), phases: dict[str, float] | None = None,
-                        judge: str = "both") -> dict[str, Path]:
-    summary, meta = summary_of_store(store, run_id, judge)
+                        judge: str = "both", scoring: str = "run") -> dict[str, Path]:
+    """report.json/.md/.html of a ladder run in ``out``: from the store alone (``tfagent eval report`` passes the
+    notes stored with the run and the phases of ``ladder-state.json``), no model."""
+    summary, meta = summary_of_store(store, run_id, judge, scoring)
+    if scoring != "run":
+        meta["scoring"] = scoring
     phases = phases or {}
+    time = time_of_store(store, run_id, phases)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"json": out / "report.json", "md": out / "report.md", "html": out / "report.html"}
-    document = {"meta": meta, "notes": list(notes), "wall_seconds": phases, **summary}
+    document = {"meta": meta, "notes": list(notes), "wall_seconds": phases, "time": time, **summary}
     atomic_write(paths["json"], json.dumps(document, indent=2, sort_keys=True, default=str))
-    atomic_write(paths["md"], markdown(summary, meta, list(notes), phases))
-    atomic_write(paths["html"], html_page(summary, meta, list(notes), phases, figures(summary)))
+    atomic_write(paths["md"], markdown(summary, meta, list(notes), phases, time))
+    atomic_write(paths["html"], html_page(summary, meta, list(notes), phases, figures(summary), time))
     return paths

@@ -25,6 +25,18 @@ MAX_CANDIDATES = 16
 CANDIDATE_TEMPERATURE = 0.7  # candidates sample at the endpoint's temperature, or this when it is 0 / unset
 DEFAULT_AUTOFIX = False  # --autofix: apply a rename Terraform or the schema names, re-verify once
 MAX_ATTEMPTS = 3  # one try + two retries
+# The quant ladder's strategy (`tfagent eval ladder`): every rung's endpoint gets these fields; each ladder
+# flag (--grounding, --feedback, --constrain, --verify, --candidates, --autofix) overrides its key.
+# PROVISIONAL until the rescue A/B on the 1.5B (docs/results/rescue-ab-1.5b-40, issue 19 §5) ends: set this
+# one dict to its winning arm ("grounded" below; "full" adds candidates = 3 and autofix = True).
+LADDER_STRATEGY: dict = {"grounding": "schema", "feedback": "schema", "constrain": "off",
+                         "verify": ("hcl", "fmt", "validate", "plan"), "candidates": 1, "autofix": False}
+# Today's default strategy as committed before issue 19 (the A/B's "default" arm): the sentence alone,
+# validate in the loop, Terraform's raw words as feedback, one sample, no renames. `--baseline-on-ends`
+# runs it beside the top and the bottom rung, so the ladder shows what its strategy buys at each end.
+BASELINE_STRATEGY: dict = {"grounding": DEFAULT_GROUNDING, "feedback": DEFAULT_FEEDBACK, "constrain": DEFAULT_CONSTRAIN,
+                           "verify": ("hcl", "fmt", "validate"), "candidates": DEFAULT_CANDIDATES,
+                           "autofix": DEFAULT_AUTOFIX}
 READY_TIMEOUT = 10.0  # seconds to wait for a model server to answer /health or /v1/models
 VERIFY_TIMEOUT = 300.0  # seconds per external verifier command
 PLATFORM = "linux_amd64"  # the Terraform provider platform this machine runs
