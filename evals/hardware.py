@@ -8,17 +8,11 @@ between its servers for exactly this reason; the note names the endpoints and th
 
 from __future__ import annotations
 
-import os
 from urllib.parse import urlsplit
 
+from tfagent.agent.serving.cpu import usable_cores
+
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
-
-
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
 
 
 def shared_cpu_note(endpoints) -> str | None:
@@ -31,5 +25,5 @@ def shared_cpu_note(endpoints) -> str | None:
     if len(by_server) < 2:
         return None
     names = ", ".join(name for group in by_server.values() for name in group)
-    return (f"endpoints {names} are {len(by_server)} servers on this machine and share its {_cores()} CPU core(s) "
+    return (f"endpoints {names} are {len(by_server)} servers on this machine and share its {usable_cores()} CPU core(s) "
             "(and GPU, if any): run together they slow each other, so compare their speed only under this load")

@@ -10,13 +10,11 @@ not name is never written, even when verification reformatted it in its scratch 
 from __future__ import annotations
 
 import difflib
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tfagent.agent.core.output import OutputError, _target
+from tfagent.agent.core.output import OutputError, _target, replace_all
 
 ADDED, MODIFIED, DELETED = "added", "modified", "deleted"
 
@@ -122,25 +120,6 @@ def write_change(folder: Path, change: Change) -> list[Path]:
             conflicts.append(f"{path} (edited since it was read)")
     if conflicts:
         raise OutputError(f"{folder}: nothing written, the folder changed while tfagent worked: {', '.join(conflicts)}")
-    staged: list[tuple[str, Path]] = []
-    try:
-        for path, text in change.written().items():
-            target = targets[path]
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tfagent-tmp", dir=target.parent)
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-                fh.write(text)
-                fh.flush()
-                os.fsync(fh.fileno())
-            staged.append((tmp, target))
-        for tmp, target in staged:
-            os.replace(tmp, target)
-        for path in change.removed():
-            targets[path].unlink()
-    except OSError as exc:
-        raise OutputError(f"cannot write into {folder}: {exc}") from None
-    finally:
-        for tmp, _ in staged:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+    replace_all(folder, {targets[path]: text for path, text in change.written().items()}, durable=True,
+                remove=tuple(targets[path] for path in change.removed()))
     return [targets[path] for _, path in change.status()]

@@ -56,25 +56,36 @@ def write_files(out_dir: Path, files: dict[str, str], *, force: bool = False) ->
         raise OutputError(
             f"{out_dir}: would overwrite existing file(s) {', '.join(sorted(existing))}; use --force or another --out"
         )
+    replace_all(out_dir, {targets[rel]: files[rel] for rel in files})
+    return [targets[rel] for rel in files]
+
+
+def replace_all(folder: Path, contents: dict[Path, str], *, durable: bool = False, remove: tuple[Path, ...] = ()) -> None:
+    """Stage every file as a temporary file beside its target, then rename each into place and remove
+    ``remove``: an error before the renames leaves the folder as it was. ``durable``: fsync each file."""
     staged: list[tuple[str, Path]] = []
     try:
-        for rel, target in targets.items():
+        for target, text in contents.items():
             target.parent.mkdir(parents=True, exist_ok=True)
             if target.is_dir():
                 raise OutputError(f"{target} is a folder; cannot write a file there")
             fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tfagent-tmp", dir=target.parent)
             with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-                fh.write(files[rel])
+                fh.write(text)
+                if durable:
+                    fh.flush()
+                    os.fsync(fh.fileno())
             staged.append((tmp, target))
         for tmp, target in staged:
             os.replace(tmp, target)
+        for target in remove:
+            target.unlink()
     except OSError as exc:
-        raise OutputError(f"cannot write into {out_dir}: {exc}") from None
+        raise OutputError(f"cannot write into {folder}: {exc}") from None
     finally:
         for tmp, _ in staged:
             if os.path.exists(tmp):
                 os.unlink(tmp)
-    return [targets[rel] for rel in files]
 
 
 def materialize(workdir: Path, files: dict[str, str]) -> None:

@@ -27,9 +27,9 @@ from typing import Any
 
 from tfagent.prompts import render, render_line
 from tfagent.verifiers.base import Diagnostic
-from tfagent.verifiers.terraform.schema_index import SCHEMA_ARTIFACT, SchemaIndex, edit_distance, load_index
+from tfagent.verifiers.terraform.schema_index import SchemaIndex, edit_distance, index_in
 
-from tfagent.agent.loop.schema_feedback import detail_text, enclosing
+from tfagent.agent.loop.schema_feedback import block_at, detail_text
 
 _DID_YOU_MEAN = re.compile(r'Did you mean "([^"]+)"\?')
 _QUOTED = re.compile(r'"([^"]+)"')
@@ -99,14 +99,10 @@ def _fixes_for(d: Diagnostic, files: dict[str, str], index: SchemaIndex | None) 
 
 
 def _schema_rename(d: Diagnostic, files: dict[str, str], index: SchemaIndex, old: str) -> list[Fix]:
-    where = enclosing(files, d.file, d.line)
-    if where is None:
+    found = block_at(d, files, index, column=False)
+    if found is None:
         return []
-    kind, type_name, path = where
-    top = index.block(kind, type_name)
-    block = top.nested(path) if top else None
-    if block is None:
-        return []
+    _, type_name, path, block = found
     present = set(block_arguments(files[d.file], d.line))
     words = set(old.lower().split("_"))
     close = [name for name, attr in block.attributes.items()
@@ -198,14 +194,6 @@ def describe(fixes: list[dict[str, Any]]) -> str:
 
 
 # ---- in the loop ------------------------------------------------------------------------------------
-def _index_of(verdicts) -> SchemaIndex | None:
-    for verdict in verdicts:
-        path = verdict.artifacts.get(SCHEMA_ARTIFACT)
-        if path:
-            return load_index(path)
-    return None
-
-
 def _error_set(verdicts) -> set[tuple]:
     return {(d.file, d.summary, detail_text(d)) for v in verdicts for d in v.diagnostics if d.severity == "error"}
 
@@ -218,7 +206,7 @@ def apply_autofix(runtime, attempt, options) -> None:
     """After a failed verification: make the renames the diagnostics name, verify the result once, and
     keep it when it verifies or is better (recorded in ``attempt.autofix``); else note why not."""
     diagnostics = [d for v in attempt.verdicts for d in v.diagnostics]
-    fixed, made = apply_fixes(attempt.files, propose(diagnostics, attempt.files, _index_of(attempt.verdicts)))
+    fixed, made = apply_fixes(attempt.files, propose(diagnostics, attempt.files, index_in(attempt.verdicts)))
     if not made or fixed == attempt.files:
         return
     records = [f.to_dict() for f in made]

@@ -21,8 +21,7 @@ from tfagent.agent.loop.feedback import estimate_tokens
 from tfagent.agent.loop.grounding import Grounding, ground, grounded_request
 from tfagent.agent.loop.grammar import GRAMMAR_FIELDS, build_grammar, grammar_params, is_grammar_rejection
 from tfagent.agent.loop.schema_feedback import SAME_REPLY, build_schema_feedback, repeat_kind
-from tfagent.verifiers.terraform.schema_index import (SCHEMA_ARTIFACT, WANT_OPTION, SchemaIndex, SchemaIndexError, load_index,
-                                                     provider_index)
+from tfagent.verifiers.terraform.schema_index import WANT_OPTION, SchemaIndex, SchemaIndexError, index_in, provider_index
 from tfagent.agent.model.client import ModelClient, ModelError
 from tfagent.agent.model.context import ContextOverflow
 from tfagent.agent.core.output import materialize, read_back
@@ -257,7 +256,7 @@ class Runtime:
             attempt.repeat = repeat_of(previous, attempt)
             budget = self.request.feedback_budget_tokens
             if self.request.schema_feedback:
-                index = _index_of(attempt.verdicts)
+                index = index_in(attempt.verdicts)
                 self.schema_index = index or self.schema_index
                 text = build_schema_feedback(diags, excerpts, index, stage=", ".join(failed),
                                              budget_tokens=budget, repeat=attempt.repeat)
@@ -339,9 +338,3 @@ def escalation_seed(seed: int, number: int, prompt: str) -> int:
     return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
 
 
-def _index_of(verdicts) -> SchemaIndex | None:
-    for verdict in verdicts:
-        path = verdict.artifacts.get(SCHEMA_ARTIFACT)
-        if path:
-            return load_index(path)
-    return None

@@ -100,6 +100,19 @@ def _where(kind: str, type_name: str, path: list[str]) -> str:
     return " > ".join([type_name, *path]) if path else type_name
 
 
+def block_at(d: Diagnostic, files: dict[str, str], index: SchemaIndex, column: bool = True) -> tuple[str, str, list[str], Block] | None:
+    """(kind, type, nested path, schema block) of the block a diagnostic points into (None: not in a
+    resource or data block the index knows). ``column``: use the diagnostic's column to tell a nested
+    block's own header line from the line inside it."""
+    where = enclosing(files, d.file, d.line, d.column if column else None)
+    if where is None:
+        return None
+    kind, type_name, path = where
+    top = index.block(kind, type_name)
+    block = top.nested(path) if top else None
+    return (kind, type_name, path, block) if block is not None else None
+
+
 def schema_hints(d: Diagnostic, files: dict[str, str], index: SchemaIndex | None) -> list[str]:
     """Lines from the schema that name the fix for one diagnostic (empty: nothing to add)."""
     summary, detail = d.summary.strip(), detail_text(d)
@@ -115,14 +128,10 @@ def schema_hints(d: Diagnostic, files: dict[str, str], index: SchemaIndex | None
         return _unknown_type_hint(summary, _QUOTED.findall(summary) or quoted, index)
     if summary.startswith("Reference to undeclared"):
         return _declared_hints(files, index, quoted)
-    where = enclosing(files, d.file, d.line, d.column)
-    if where is None:
+    found = block_at(d, files, index)
+    if found is None:
         return []
-    kind, type_name, path = where
-    top = index.block(kind, type_name)
-    block = top.nested(path) if top else None
-    if block is None:
-        return []
+    kind, type_name, path, block = found
     label = _where(kind, type_name, path)
     if summary.startswith(("Unsupported argument", "Unsupported block type")) and quoted:
         return _unknown_name_hints(kind, type_name, label, quoted[0], block, index)

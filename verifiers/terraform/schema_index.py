@@ -330,6 +330,15 @@ SCHEMA_ARTIFACT = "schema_index"  # Verdict.artifacts key: path of the index the
 WANT_OPTION = "schema_index"  # VerifyOptions.extra flag: build the index (``--feedback schema``)
 
 
+def index_in(verdicts) -> SchemaIndex | None:
+    """The schema index a verdict of this attempt attached (``SCHEMA_ARTIFACT``), if any."""
+    for verdict in verdicts:
+        path = verdict.artifacts.get(SCHEMA_ARTIFACT)
+        if path:
+            return load_index(path)
+    return None
+
+
 def index_for_failed_init(engine, init, known: frozenset[str], timeout: float = VERIFY_TIMEOUT) -> Path | None:
     """When init failed on a hallucinated provider (``resource "s3_bucket"`` -> ``hashicorp/s3``), the
     index of the providers that do exist (those the config names that are real, else the mirror's):
