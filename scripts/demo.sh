@@ -12,6 +12,7 @@
 # First run ~20 min (the two llama.cpp builds dominate), later runs ~1 min.
 #
 # Options (environment): TFAGENT_DEMO_MODEL=qwen0.5b|smollm2 (or --small), TFAGENT_DEMO_PORT=8089,
+# TFAGENT_DEMO_SEED=0 (the sampling seed),
 # TFAGENT_WHEEL_DIR (where the built llama-cpp-python wheel is kept).
 set -euo pipefail
 
@@ -42,7 +43,10 @@ step "4/4 serve the model, then: tfagent \"$PROMPT\""
 $TFAGENT serve "$GGUF" --name demo --port "$PORT" --ctx 4096 --detach
 trap '$TFAGENT serve --stop demo >/dev/null || echo "warning: could not stop the demo server" >&2' EXIT
 set +e
-$TFAGENT "$PROMPT" --endpoint demo --provider-mirror "$MIRROR" --out demo-infra --force
+# --offline-aws: the aws provider plans offline (dummy credentials), so the chain is hcl, fmt, validate,
+# plan and the built-in intent rules; TFAGENT_DEMO_SEED varies the sampling seed between runs.
+$TFAGENT "$PROMPT" --endpoint demo --provider-mirror "$MIRROR" --offline-aws --seed "${TFAGENT_DEMO_SEED:-0}" \
+  --out demo-infra --force
 code=$?
 set -e
 case $code in

@@ -125,9 +125,11 @@ def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 def test_dry_run_prints_the_first_request_without_a_server(aws_mirror, tmp_path):
     # port 9 (discard): nothing listens; --dry-run must not try
     proc = run_cli("create a private S3 bucket with versioning", "--base-url", "http://127.0.0.1:9/v1", "--grounding",
-                   "schema", "--constrain", "schema", "--provider-mirror", str(aws_mirror), "--dry-run", "--json", cwd=tmp_path)
+                   "schema", "--constrain", "schema", "--provider-mirror", str(aws_mirror), "--dry-run", "--json",
+                   "--seed", "5", "--temperature", "0.3", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr + proc.stdout
     doc = json.loads(proc.stdout)
+    assert doc["endpoint"]["params"] == {"seed": 5, "temperature": 0.3}  # the flags override the endpoint's
     assert doc["dry_run"] is True and [m["role"] for m in doc["messages"]] == ["system", "user"]
     assert 'resource "aws_s3_bucket_public_access_block" "example"' in doc["messages"][1]["content"]
     assert {"type": "aws_s3_bucket", "kind": "resource", "why": "named"} in doc["grounding"]

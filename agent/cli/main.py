@@ -79,6 +79,9 @@ def model_options(f):
                            f"byte-identical reply restated in a fresh turn (restate); default {DEFAULT_FEEDBACK}.")),
         click.option("--constrain", type=click.Choice(CONSTRAIN_MODES), default=None,
                      help="Grammar-constrained replies where the server takes a GBNF grammar: the reply format, or + real resource types (default off)."),
+        click.option("--seed", type=int, default=None, help="Sampling seed sent to the server (overrides the endpoint's)."),
+        click.option("--temperature", type=click.FloatRange(0, 2), default=None,
+                     help="Sampling temperature sent to the server (overrides the endpoint's)."),
         click.option("--grounding", type=click.Choice(GROUNDING_MODES), default=None,
                      help="What the first request carries: the sentence alone (none), or + cards of the provider schema "
                           f"for the resource types the sentence needs (schema); default {DEFAULT_GROUNDING}."),

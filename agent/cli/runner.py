@@ -134,6 +134,7 @@ def _build_request(prompt: str | None, mode: str, lang: str | None, p: dict[str,
         raise ConfigError('missing PROMPT: tfagent "create a private storage account" [options]')
     prompt = redact(prompt)  # a prompt that quotes a secret: the model, the store and the output never see it
     endpoint = resolve_endpoint(config, p.get("endpoint_name"), p.get("base_url"), p.get("model"), p.get("api_key"))
+    endpoint.params.update({k: p[k] for k in ("seed", "temperature") if p.get(k) is not None})
     endpoint_chain = ",".join(endpoint.verify) if endpoint.verify and mode == "terraform" else None
     chain_text = p.get("verify_chain") or endpoint_chain or (defaults.get("verify") if mode == "terraform" else None)
     options = _options(prompt, mode, lang, p, defaults)
