@@ -153,3 +153,16 @@ def test_no_rename_where_the_name_is_not_or_the_target_is_set_already():
     assert made == [] and fixed == files
     fixed, made = apply_fixes(files, [Fix("main.tf", 5, "bukket", "bucket", "why")])
     assert made and fixed["main.tf"].splitlines()[4] == '    bucket = "z"' and 'bukket = "y"' in fixed["main.tf"]
+
+
+def test_a_type_of_no_provider_gets_the_real_prefixed_type_the_schema_has(scripted_server, aws_mirror, tmp_path):
+    # the 0.5B's `resource "s3_bucket"`: init looks for hashicorp/s3; aws_s3_bucket is in the aws schema
+    body = ('resource "s3_bucket" "logs" {\n  bucket = "example-logs"\n}\n\n'
+            'output "arn" {\n  value = s3_bucket.logs.arn\n}\n')
+    scripted_server.enqueue(fence(body))
+    result = run_agent(request(scripted_server, aws_mirror, tmp_path, autofix=True, max_attempts=1))
+    assert result.ok and result.attempts[0].autofixed
+    assert [(f["from"], f["to"], f["kind"]) for f in result.attempts[0].autofix] == [
+        ("s3_bucket", "aws_s3_bucket", "type"), ("s3_bucket", "aws_s3_bucket", "reference")]
+    assert 'resource "aws_s3_bucket" "logs"' in result.files["main.tf"] and "aws_s3_bucket.logs.arn" in result.files["main.tf"]
+    assert "belongs to no provider" in result.attempts[0].autofix[0]["why"]

@@ -29,9 +29,10 @@ from tfagent.prompts import render, render_line
 from tfagent.verifiers.base import Diagnostic
 from tfagent.verifiers.terraform.schema_index import SchemaIndex, edit_distance, index_in
 
+from tfagent.agent.loop.environment import template_pattern
 from tfagent.agent.loop.schema_feedback import block_at, detail_text
 
-_DID_YOU_MEAN = re.compile(r'Did you mean "([^"]+)"\?')
+_DID_YOU_MEAN = re.compile(r'[Dd]id you mean "([^"]+)"\?')  # Terraform's words, and diag_unknown_type_detail's
 _QUOTED = re.compile(r'"([^"]+)"')
 _IDENT = r"[A-Za-z_][A-Za-z0-9_-]*"
 MAX_CLOSE_DISTANCE = 2
@@ -86,15 +87,14 @@ def _fixes_for(d: Diagnostic, files: dict[str, str], index: SchemaIndex | None) 
         kind = "data" if summary.startswith("Invalid data source") else "resource"
         why = render_line("autofix_why_terraform", new=suggested[0])
         return _type_rename(d, files, kind, quoted[-1], suggested[0], why)
-    if d.category == "unknown_resource" and len(suggested) == 1 and index is not None:
+    unknown = template_pattern("diag_unknown_type").match(summary)
+    if unknown and d.category == "unknown_resource" and len(suggested) == 1 and index is not None:
         # tfagent's own "belongs to no provider" (s3_bucket → aws_s3_bucket): only when the schema has it
-        kind = "data" if summary.startswith("data") else "resource"
-        quoted = [q for q in _QUOTED.findall(summary) if q != suggested[0]]
-        new = suggested[0]
+        kind, old, new = unknown.group(1), unknown.group(2), suggested[0]
         provider = new.split("_", 1)[0]
-        if quoted and new in index.types(kind, provider):
-            why = render_line("autofix_why_prefix", kind=f"{kind} type", old=quoted[0], new=new, provider=provider)
-            return _type_rename(d, files, kind, quoted[0], new, why)
+        if kind in ("resource", "data") and new != old and new in index.types(kind, provider):
+            why = render_line("autofix_why_prefix", kind=f"{kind} type", old=old, new=new, provider=provider)
+            return _type_rename(d, files, kind, old, new, why)
     return []
 
 
