@@ -40,13 +40,16 @@ step "3/4 offline Terraform provider mirror (hashicorp/aws 3.39.0)"
 $PY -P -m tfagent.agent.serving.localmodel mirror-aws "$MIRROR"
 
 step "4/4 serve the model, then: tfagent \"$PROMPT\""
-$TFAGENT serve "$GGUF" --name demo --port "$PORT" --ctx 4096 --detach
+$TFAGENT serve "$GGUF" --name demo --port "$PORT" --ctx 4096 --parallel 3 --detach  # a slot per candidate
 trap '$TFAGENT serve --stop demo >/dev/null || echo "warning: could not stop the demo server" >&2' EXIT
 set +e
 # --offline-aws: the aws provider plans offline (dummy credentials), so the chain is hcl, fmt, validate,
 # plan and the built-in intent rules; TFAGENT_DEMO_SEED varies the sampling seed between runs.
+# The strategy that rescued most tasks on the real 1.5B (docs/results/rescue-ab-1.5b-40): the provider
+# schema's cards in the first request, three first samples the verifier chooses from, schema feedback,
+# Terraform's own renames applied.
 $TFAGENT "$PROMPT" --endpoint demo --provider-mirror "$MIRROR" --offline-aws --seed "${TFAGENT_DEMO_SEED:-0}" \
-  --out demo-infra --force
+  --grounding schema --candidates 3 --feedback schema --autofix --out demo-infra --force
 code=$?
 set -e
 case $code in
