@@ -133,7 +133,7 @@ def wall_sentence(time: dict[str, Any]) -> str:
     total = sum(wall.values())
     if not total:
         return "No wall time recorded (the report was built from a store alone)."
-    return (f"Wall time {total / 60:.1f} min: " + ", ".join(f"{k} {v:.0f} s" for k, v in wall.items() if v) +
+    return (f"Wall time {total / 60:.1f} min: " + ", ".join(f"{k} {v:.0f} s" for k, v in wall.items() if v is not None) +
             ". Per arm below: stream-seconds of the stored attempts (prefill = the server's prompt processing, "
             "decode = its generation, other model = waiting for a slot, transport and streaming, verify = the "
             "in-loop verifiers); requests run in parallel, so they add up to more than the eval's wall time.")

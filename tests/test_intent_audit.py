@@ -8,6 +8,7 @@ import json
 import textwrap
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from tfagent.evals.audit import audit_task, fair_problems
@@ -17,6 +18,11 @@ from tfagent.evals.suite import load_suite
 from tfagent.verifiers.base import VerifyOptions
 
 SUITE = load_suite("terraform-aws")
+_IAC = [t.id for t in SUITE.tasks if t.id.startswith("iac-")]
+_CORRECTED = [c["task"] for c in yaml.safe_load((SUITE.path / "corrections.yaml").read_text())["corrections"]]
+# Every corrected task (where the fair judge differs), and every fourth other one: ~330 real plans for all 72
+# cost CI ~10 minutes; `tfagent eval audit-intents terraform-aws` runs them all (docs/results/intent-audit/).
+AUDITED = sorted(set(_CORRECTED) | set(_IAC[::4]))
 
 
 @pytest.fixture(scope="module")
@@ -96,9 +102,9 @@ def test_audit_flags_the_strict_judge_and_not_the_fair_one_as_a_command(tmp_path
     assert "| strict | 1 of 1 |" in (tmp_path / "audit.md").read_text()
 
 
-@pytest.mark.parametrize("task_id", [t.id for t in SUITE.tasks if t.id.startswith("iac-")])
+@pytest.mark.parametrize("task_id", AUDITED)
 def test_the_fair_judge_passes_its_audit(aws_options, task_id):
-    """The audit over all 72 tasks: under the fair judge the reference and every equivalent variant pass, and
+    """The audit on every corrected task and a spread of the others: under the fair judge the reference and every equivalent variant pass, and
     every wrong variant the strict judge rejects is rejected too (a correction only relaxes what the prompt
     does not state; a policy too lenient to reject a wrong variant is the benchmark's, reported by the audit;
     so is one that requires a reference where a literal would drop the dependency)."""

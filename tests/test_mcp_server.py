@@ -206,7 +206,7 @@ def test_streamable_http_on_loopback(workspace):
     finally:
         proc.terminate()
         proc.wait(timeout=20)
-    assert tools == {"generate_terraform", "verify", "list_verifiers", "eval_report"}
+    assert tools == {"generate_terraform", "verify", "list_verifiers", "eval_report", "terraform_schema"}
     # No roots capability over this client: the server's --root is what is granted.
     assert not verified.is_error and verified.structured_content["ok"] is False
     assert escaped.is_error and "outside the granted roots" in text(escaped)
