@@ -166,3 +166,19 @@ def test_a_type_of_no_provider_gets_the_real_prefixed_type_the_schema_has(script
         ("s3_bucket", "aws_s3_bucket", "type"), ("s3_bucket", "aws_s3_bucket", "reference")]
     assert 'resource "aws_s3_bucket" "logs"' in result.files["main.tf"] and "aws_s3_bucket.logs.arn" in result.files["main.tf"]
     assert "belongs to no provider" in result.attempts[0].autofix[0]["why"]
+
+
+def test_a_block_written_as_an_argument_becomes_the_block_terraform_names(scripted_server, aws_mirror, tmp_path):
+    """The 0.5B's `versioning = { enabled = true }` (demo, seed 1): Terraform says "Did you mean to define a
+    block of type "versioning"?" — the same content, written as a block, verifies."""
+    body = ('resource "aws_s3_bucket" "example" {\n  bucket = "example-bucket"\n  versioning = {\n    enabled = true\n  }\n'
+            '  tags = {\n    Name = "x"\n  }\n}\n')
+    scripted_server.enqueue(fence(body))
+    result = run_agent(request(scripted_server, aws_mirror, tmp_path, autofix=True, max_attempts=1))
+    assert result.ok and result.attempts[0].autofixed, result.attempts[0].feedback
+    assert [(f["from"], f["to"], f["kind"], f["line"]) for f in result.attempts[0].autofix] == [
+        ("versioning", "versioning", "block_syntax", 3)]
+    fixed = result.files["main.tf"]
+    assert "versioning {" in fixed and "versioning =" not in fixed
+    assert "tags = {" in fixed, "an argument that is a map stays an argument"
+    assert fixed.count("\n") == body.count("\n") and "enabled = true" in fixed

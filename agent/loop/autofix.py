@@ -33,6 +33,8 @@ from tfagent.agent.loop.environment import template_pattern
 from tfagent.agent.loop.schema_feedback import block_at, detail_text
 
 _DID_YOU_MEAN = re.compile(r'[Dd]id you mean "([^"]+)"\?')  # Terraform's words, and diag_unknown_type_detail's
+# Terraform on `versioning = { … }` where versioning is a nested block (the 0.5B's favourite mistake).
+_BLOCK_NOT_ARGUMENT = re.compile(r'[Dd]id you mean to define a block of type "([^"]+)"\?')
 _QUOTED = re.compile(r'"([^"]+)"')
 _IDENT = r"[A-Za-z_][A-Za-z0-9_-]*"
 MAX_CLOSE_DISTANCE = 2
@@ -46,7 +48,7 @@ class Fix:
     old: str
     new: str
     why: str
-    kind: str = "argument"  # argument | block | type (a block header's type label) | reference
+    kind: str = "argument"  # argument | block | type (a block header's type label) | reference | block_syntax
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -73,6 +75,9 @@ def _fixes_for(d: Diagnostic, files: dict[str, str], index: SchemaIndex | None) 
         if not quoted:
             return []
         kind = "argument" if summary.startswith("Unsupported argument") else "block"
+        as_block = _BLOCK_NOT_ARGUMENT.findall(detail)
+        if kind == "argument" and as_block == [quoted[0]]:  # `NAME = {` -> `NAME {`: the same content, as a block
+            return [Fix(d.file, d.line, quoted[0], quoted[0], render_line("autofix_why_block", name=quoted[0]), "block_syntax")]
         if len(suggested) == 1:
             if kind == "argument" and suggested[0] in block_arguments(files[d.file], d.line):
                 return []  # the block sets it already: the rename would define it twice
@@ -179,6 +184,9 @@ def _rename_in_line(line: str, fix: Fix) -> str | None:
     if fix.kind == "type":
         pattern = re.compile(rf'^(\s*(?:resource|data)\s+)"{old}"')
         replacement = rf'\1"{new}"'
+    elif fix.kind == "block_syntax":  # only an object written on this line: `NAME = {` (a list of them is left alone)
+        pattern = re.compile(rf"^(\s*){old}\s*=\s*\{{")
+        replacement = r"\g<1>" + fix.old + " {"
     elif fix.kind == "reference":
         pattern = re.compile(rf"(?<![A-Za-z0-9_.-]){old}(?=\.)")
         replacement = new
