@@ -139,6 +139,9 @@ def test_dry_run_prints_the_first_request_without_a_server(aws_mirror, tmp_path)
                    str(aws_mirror), "--dry-run", cwd=tmp_path)
     assert text.returncode == 0 and "── user ──" in text.stdout and "not sent (--dry-run)" in text.stdout
     assert "The provider's own schema" not in text.stdout  # grounding is opt-in (default none)
+    bare = run_cli("create a private S3 bucket", "--base-url", "http://127.0.0.1:9/v1", "--grounding", "schema",
+                   "--dry-run", "--json", cwd=tmp_path)  # no mirror, no registry: said, not silently dropped
+    assert bare.returncode == 0 and json.loads(bare.stdout)["notes"][0].startswith("--grounding schema: no provider schema")
 
 
 def test_grounded_run_sends_the_cards_on_the_scripted_server(scripted_server, aws_mirror, tmp_path):

@@ -228,6 +228,8 @@ def _print_first_request(request: RunRequest, console: Console, as_json: bool) -
         return EXIT_OK
     console.print(f"[bold]first request to {escape(doc['endpoint']['base_url'])} (model {escape(doc['endpoint']['model'])}), "
                   f"not sent (--dry-run)[/]", highlight=False)
+    for note in doc["notes"]:
+        console.print(f"[yellow]note: {escape(note)}[/]", highlight=False)
     if doc["grounding"] is not None:
         found = ", ".join(f"{g['type']} ({g['why']})" for g in doc["grounding"]) or "no resource type found"
         console.print(f"[dim]grounding: {escape(found)}[/]", highlight=False)

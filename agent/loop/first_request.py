@@ -10,7 +10,7 @@ from typing import Any
 from tfagent.verifiers.terraform.schema_index import SchemaIndex, provider_index
 
 from tfagent.agent.loop.grammar import build_grammar
-from tfagent.agent.loop.grounding import Grounding, ground
+from tfagent.agent.loop.grounding import NO_SCHEMA_NOTE, Grounding, ground
 from tfagent.agent.loop.nodes import first_messages
 from tfagent.agent.loop.state import RunRequest
 
@@ -26,8 +26,12 @@ def first_request(request: RunRequest, context_size: int | None = None,
     if index is None and needs_index(request):
         index = provider_index(request.options)
     grounding: Grounding | None = None
-    if request.mode == "terraform" and request.grounding_mode == "schema" and index is not None:
-        grounding = ground(index, request.prompt, context_size)
+    notes: list[str] = []
+    if request.mode == "terraform" and request.grounding_mode == "schema":
+        if index is not None:
+            grounding = ground(index, request.prompt, context_size)
+        else:
+            notes.append(NO_SCHEMA_NOTE)
     grammar = None
     if request.mode == "terraform" and request.constrain_mode != "off":
         grammar = build_grammar(request.constrain_mode, index, request.prompt)
@@ -36,4 +40,5 @@ def first_request(request: RunRequest, context_size: int | None = None,
         "messages": first_messages(request, grounding),
         "grammar": grammar,
         "grounding": [{"kind": r.kind, "type": r.type, "why": r.why} for r in grounding.retrieved] if grounding else None,
+        "notes": notes,
     }

@@ -36,6 +36,8 @@ DEFAULT_CONTEXT = 4096  # when the server does not say (tfagent serve's default 
 OPTIONAL_NAMES = (24, 8, 0)  # optional names listed per card, tried in turn until the cards fit
 _REF_SUFFIXES = ("_identifier", "_names", "_name", "_arns", "_arn", "_ids", "_id")
 LABEL = "example"
+NO_SCHEMA_NOTE = ("--grounding schema: no provider schema to read (no provider in the mirror, and the registry "
+                  "cannot be reached without one: give --provider-mirror DIR); the first request carries the sentence alone")
 _GENERIC_STEMS = frozenset({"name", "type", "key", "value", "id", "arn", "description", "version", "identifier"})
 
 

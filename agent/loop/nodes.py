@@ -18,7 +18,7 @@ from tfagent.agent.loop.candidates import candidate_count, generate_candidates, 
 from tfagent.agent.loop.environment import check_environment
 from tfagent.agent.loop.context_fit import estimated_tokens, shrink
 from tfagent.agent.loop.feedback import estimate_tokens
-from tfagent.agent.loop.grounding import Grounding, ground, grounded_request
+from tfagent.agent.loop.grounding import NO_SCHEMA_NOTE, Grounding, ground, grounded_request
 from tfagent.agent.loop.grammar import GRAMMAR_FIELDS, build_grammar, grammar_params, is_grammar_rejection
 from tfagent.agent.loop.schema_feedback import SAME_REPLY, build_schema_feedback, repeat_kind
 from tfagent.verifiers.terraform.schema_index import WANT_OPTION, SchemaIndex, SchemaIndexError, index_in, provider_index
@@ -104,8 +104,7 @@ class Runtime:
                                        "the first request carries the sentence alone")
                 return None
         if self.schema_index is None:
-            self.emit("note", text="--grounding schema: no provider schema to read (no provider in the mirror); "
-                                   "the first request carries the sentence alone")
+            self.emit("note", text=NO_SCHEMA_NOTE)
             return None
         found = ground(self.schema_index, self.request.prompt, self.client.context_size())
         self.emit("grounding", types=found.types, tokens=estimate_tokens(found.text))
