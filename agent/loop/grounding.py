@@ -85,15 +85,18 @@ def _tokens(type_name: str) -> list[str]:
     return type_name.split("_")[1:]
 
 
+def _contiguous(part: list[str], whole: list[str]) -> bool:
+    """``part`` stands in ``whole`` word for word, in order, without gaps."""
+    n = len(part)
+    return any(whole[i:i + n] == part for i in range(len(whole) - n + 1))
+
+
 def _has_phrase(words: list[str], phrase: str) -> bool:
-    wanted = [singular(w) for w in phrase.split()]
-    n = len(wanted)
-    return any(words[i:i + n] == wanted for i in range(len(words) - n + 1))
+    return _contiguous([singular(w) for w in phrase.split()], words)
 
 
 def _is_part_of(small: list[str], big: list[str]) -> bool:
-    n = len(small)
-    return len(big) > n and any(big[i:i + n] == small for i in range(len(big) - n + 1))
+    return len(big) > len(small) and _contiguous(small, big)
 
 
 # ---- retrieval ---------------------------------------------------------------------------------
@@ -143,10 +146,6 @@ def _named(types: list[str], vocab: set[str], words: list[str]) -> list[str]:
     named = [t for t in named if not any(_is_part_of(_tokens(t), _tokens(o)) for o in spelled if o != t)]
     return sorted(named, key=lambda t: (-len(_tokens(t)), t))
 
-
-def _contiguous(tokens: list[str], words: list[str]) -> bool:
-    n = len(tokens)
-    return any(words[i:i + n] == tokens for i in range(len(words) - n + 1))
 
 
 def _phrase_targets(targets: tuple[str, ...], services: list[str], known: set[str]) -> list[str]:
