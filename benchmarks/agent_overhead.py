@@ -14,7 +14,7 @@ import time
 from tfagent.agent.loop.graph import run_agent
 from tfagent.agent.model.client import ModelClient
 from tfagent.agent.loop.state import RunRequest
-from tfagent.agent.model.testing import ScriptedServer
+from tfagent.agent.fake.server import ScriptedServer
 from tfagent.agent.core.types import Endpoint
 
 BAD = '```hcl title="main.tf"\nvariable "x" {\n```\n'
@@ -37,7 +37,9 @@ def main() -> None:
             server.enqueue(BAD)
             server.enqueue(GOOD)
             t0 = time.perf_counter()
-            result = run_agent(RunRequest(prompt="x", endpoint=endpoint, chain=["hcl"], max_attempts=3), client=client)
+            # the loop's own cost per attempt: one request each (the strategy before issue 19 — no cards, one sample)
+            result = run_agent(RunRequest(prompt="x", endpoint=endpoint, chain=["hcl"], max_attempts=3, candidates=1,
+                                          grounding="none", feedback="raw", autofix=False), client=client)
             wall = time.perf_counter() - t0
             assert result.ok and len(result.attempts) == 3
             inner = sum(a.model_seconds + a.verify_seconds for a in result.attempts)

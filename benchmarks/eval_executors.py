@@ -30,13 +30,13 @@ def main() -> int:
     import ray
 
     from tfagent.agent.core.types import Endpoint
-    from tfagent.agent.model.testing import ScriptedServer
+    from tfagent.agent.fake.server import ScriptedServer
     from tfagent.agent.serving.localmodel import mirror_aws
-    from tfagent.evals.executors.local import LocalExecutor
-    from tfagent.evals.executors.ray import RayExecutor
-    from tfagent.evals.runner import EvalPlan, EvalRunner
-    from tfagent.evals.store import Store
-    from tfagent.evals.suite import load_suite
+    from tfagent.evals.running.executors.local import LocalExecutor
+    from tfagent.evals.running.executors.ray import RayExecutor
+    from tfagent.evals.running.runner import EvalPlan, EvalRunner
+    from tfagent.evals.running.store import Store
+    from tfagent.evals.tasks.suite import load_suite
 
     work = Path(tempfile.mkdtemp(prefix="tfagent-bench-exec-"))
     mirror = mirror_aws(work / "mirror")
@@ -51,7 +51,9 @@ def main() -> int:
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     results = {}
     with ScriptedServer(responder=lambda body: reply) as server:
-        endpoint = Endpoint(name="q", base_url=server.base_url, model="m")
+        # one request per cell (the strategy before issue 19): the executors' cost, not the strategy's
+        endpoint = Endpoint(name="q", base_url=server.base_url, model="m", candidates=1, grounding="none", feedback="raw",
+                            autofix=False)
         suite = load_suite(work / "suite.yaml")
         for name, executor in (("local", LocalExecutor(2)), ("ray", RayExecutor())):
             plan = EvalPlan(suite=suite, tasks=suite.tasks, endpoints=[endpoint], max_attempts=1, concurrency=2,
@@ -66,8 +68,8 @@ def main() -> int:
     ratio = (results["ray"][0] / results["ray"][2]) / (results["local"][0] / results["local"][2])
     print(f"ray / local cells per second: {ratio:.2f}")
     # Per-cell overhead: a do-nothing cell through each executor.
-    from tfagent.evals.executors.base import CellJob, CellResult
-    from tfagent.evals.store import CellKey
+    from tfagent.evals.running.executors.base import CellJob, CellResult
+    from tfagent.evals.running.store import CellKey
 
     from tfagent.agent.loop.state import RunRequest
 
@@ -90,7 +92,7 @@ def main() -> int:
 
 
 def _noop(job, on_attempt=None, clients=None):
-    from tfagent.evals.executors.base import CellResult
+    from tfagent.evals.running.executors.base import CellResult
 
     return CellResult(job.key, [], {}, True)
 

@@ -15,11 +15,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from tfagent.agent.model.testing import ScriptedReply, ScriptedServer
 from tfagent.agent.core.types import Endpoint
-from tfagent.evals.runner import EvalPlan, EvalRunner
-from tfagent.evals.store import Store
-from tfagent.evals.suite import load_suite
+from tfagent.agent.fake.server import ScriptedReply, ScriptedServer
+from tfagent.evals.running.runner import EvalPlan, EvalRunner
+from tfagent.evals.running.store import Store
+from tfagent.evals.tasks.suite import load_suite
 from tfagent.verifiers.registry import discover
 
 # ~150 streamed tokens (4 characters each): a realistic small Terraform answer.
@@ -45,7 +45,9 @@ def measure(tasks: int, capacity: float, concurrency: int, workdir: Path) -> dic
         return ScriptedReply(REPLY)
 
     with ScriptedServer(capacity_tokens_per_second=capacity, responder=respond) as server:
-        endpoint = Endpoint(name="bench", base_url=server.base_url, model="bench")
+        # one request per cell (the strategy before issue 19): the eval's throughput, not the strategy's cost
+        endpoint = Endpoint(name="bench", base_url=server.base_url, model="bench", candidates=1, grounding="none",
+                            feedback="raw", autofix=False)
         plan = EvalPlan(suite=suite, tasks=suite.tasks, endpoints=[endpoint], samples=1, max_attempts=1,
                         concurrency=concurrency)
         with Store(workdir / f"bench-{concurrency}.db") as store:

@@ -16,10 +16,10 @@ import sys
 import time
 from pathlib import Path
 
-from tfagent.agent.core.verify_options import build_verify_options
+from tfagent.agent.core.verify_options import VerifySettings, build_verify_options
 from tfagent.agent.loop.feedback import estimate_tokens
 from tfagent.agent.loop.grounding import ground
-from tfagent.evals.suite import load_suite
+from tfagent.evals.tasks.suite import load_suite
 from tfagent.verifiers.terraform.schema_index import provider_index
 
 
@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     suite = load_suite(args.suite)
     started = time.perf_counter()
-    index = provider_index(build_verify_options("", "terraform", None, {"provider_mirror": args.provider_mirror}))
+    index = provider_index(build_verify_options("", "terraform", None, VerifySettings(provider_mirror=args.provider_mirror)))
     if index is None:
         print(f"no provider schema in {args.provider_mirror}", file=sys.stderr)
         return 2

@@ -49,7 +49,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="tfagent-bench-schema-") as tmp:
         root = Path(tmp)
         mirror = args.provider_mirror or build_mirror(root / "mirror")
-        options = VerifyOptions(provider_mirror=mirror, extra={"terraform_cache_dir": str(root / "cache")})
+        options = VerifyOptions(provider_mirror=mirror, terraform_cache_dir=str(root / "cache"))
         engine = TerraformEngine.for_options(options)
         work = root / "w0"
         work.mkdir()

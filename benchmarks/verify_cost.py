@@ -114,8 +114,7 @@ class BareValidate:
 
 
 def measure(kind_arg: str, mirror: Path, work: Path, repeat: int) -> None:
-    options = VerifyOptions(provider_mirror=mirror, extra={"terraform": kind_arg,
-                                                           "terraform_cache_dir": str(work / "cache")})
+    options = VerifyOptions(provider_mirror=mirror, terraform=kind_arg, terraform_cache_dir=str(work / "cache"))
     engine = TerraformEngine.for_options(options)
     chain = [HclSyntax(), TerraformFmt(), TerraformValidate()]
     first = attempt(chain, work / "attempt-1", options, 1)

@@ -9,6 +9,14 @@ from pathlib import Path
 
 import pytest
 
+# The loop's strategy before issue 19 (defaults.BASELINE_STRATEGY, without its chain). The defaults are the
+# rescue A/B's best arm now (schema cards, 3 first samples, schema feedback, autofix); a test about something
+# else than the strategy (loop mechanics, resume, git, MCP, formats, the eval…) pins the old one with these,
+# so it keeps counting one request per attempt and comparing the messages it compared.
+OLD_STRATEGY_FLAGS = ("--candidates", "1", "--grounding", "none", "--feedback", "raw", "--no-autofix")
+OLD_STRATEGY = {"candidates": 1, "grounding": "none", "feedback": "raw", "autofix": False}  # RunRequest/Endpoint fields
+OLD_STRATEGY_TOML = 'candidates = 1\ngrounding = "none"\nfeedback = "raw"\nautofix = false\n'  # [defaults] or an endpoint
+
 # Captured before any test moves XDG_CACHE_HOME (see isolated_user_dirs).
 _REAL_LLAMA_CPP_DIR = str(Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tfagent" / "llama.cpp")
 
@@ -44,7 +52,7 @@ def isolated_user_dirs(tmp_path, monkeypatch):
 @pytest.fixture
 def scripted_server():
     """A real HTTP server on 127.0.0.1 speaking the OpenAI chat protocol, with queued replies."""
-    from tfagent.agent.model.testing import ScriptedServer
+    from tfagent.agent.fake.server import ScriptedServer
 
     server = ScriptedServer()
     server.start()

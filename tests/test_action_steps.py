@@ -17,7 +17,9 @@ from pathlib import Path
 
 import yaml
 
-from tfagent.agent.model.testing import ScriptedServer
+from tfagent.agent.fake.server import ScriptedServer
+
+from conftest import OLD_STRATEGY_TOML
 
 ROOT = Path(__file__).resolve().parents[1]
 GOOD = '```hcl title="main.tf"\nresource "aws_s3_bucket" "logs" {\n  bucket = "logs"\n}\n```\n'
@@ -100,6 +102,9 @@ def test_verify_mode_writes_sarif_uploads_it_and_fails_the_job_on_findings(tmp_p
 
 
 def test_generate_mode_verifies_what_it_wrote_or_fails_when_nothing_verified(tmp_path):
+    # The loop before issue 19 (one request per attempt), from the repository's own tfagent.toml as a user
+    # would pin it: this test is about the action's steps, not the strategy.
+    (tmp_path / "tfagent.toml").write_text("[defaults]\n" + OLD_STRATEGY_TOML)
     with ScriptedServer() as srv:
         srv.enqueue(BROKEN)
         srv.enqueue(GOOD)
@@ -112,6 +117,7 @@ def test_generate_mode_verifies_what_it_wrote_or_fails_when_nothing_verified(tmp
         for _ in range(3):
             srv.enqueue(BROKEN)
         (tmp_path / "again").mkdir()
+        (tmp_path / "again" / "tfagent.toml").write_text("[defaults]\n" + OLD_STRATEGY_TOML)
         failed = run_action(tmp_path / "again", given)
     # Not verified: nothing written, so nothing to verify; the job fails with tfagent's exit code.
     assert failed["failed"] and "Verify and write SARIF" not in failed["ran"], failed["log"]

@@ -16,6 +16,8 @@ from tfagent.agent.loop.graph import run_agent
 from tfagent.agent.loop.state import RunRequest
 from tfagent.verifiers.base import VerifyOptions, error
 
+from conftest import OLD_STRATEGY
+
 PROMPT = "a Route 53 zone with a record, a bucket and a DynamoDB table"
 PROVIDER = ('terraform {\n  required_providers {\n    aws = {\n      source  = "hashicorp/aws"\n'
             '      version = "3.39.0"\n    }\n  }\n}\n\nprovider "aws" {\n  region = "us-east-1"\n}\n\n')
@@ -76,6 +78,7 @@ def fence(body: str) -> str:
 
 
 def request(server, mirror, tmp_path, **kw) -> RunRequest:
+    kw = {**OLD_STRATEGY, **kw}  # the strategy before issue 19 (no autofix, one sample, no cards), but what a test sets
     return RunRequest(prompt=PROMPT, endpoint=Endpoint("m", server.base_url, "m"), chain=["hcl", "fmt", "validate"],
                       options=VerifyOptions(prompt=PROMPT, provider_mirror=mirror), artifacts_root=tmp_path / "art",
                       run_id="fix", ready_timeout=5, **kw)
@@ -89,7 +92,8 @@ def tfagent(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 def test_renames_are_applied_reverified_and_recorded(scripted_server, aws_mirror, tmp_path):
     scripted_server.enqueue(fence(FIXABLE))
     proc = tfagent(PROMPT, "--base-url", scripted_server.base_url, "--model", "m", "--autofix", "--verify",
-                   "hcl,fmt,validate", "--provider-mirror", str(aws_mirror), cwd=tmp_path)
+                   "hcl,fmt,validate", "--candidates", "1", "--grounding", "none", "--feedback", "raw",  # autofix alone
+                   "--provider-mirror", str(aws_mirror), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr + proc.stdout
     assert len(scripted_server.chat_requests()) == 1, "fixed without asking the model again"
     assert "verified with autofix" in proc.stdout and "autofix (verified):" in proc.stderr

@@ -10,9 +10,9 @@ import threading
 import pytest
 from click.testing import CliRunner
 
-from tfagent.agent.serving.bench import (Sample, bench_command, parse_levels, percentile, poisson_arrivals,
-                                 saturation_index, summarize)
-from tfagent.agent.model.testing import ScriptedReply, ScriptedServer
+from tfagent.agent.cli.bench import bench_command
+from tfagent.agent.serving.bench import Sample, parse_levels, percentile, poisson_arrivals, saturation_index, summarize
+from tfagent.agent.fake.server import ScriptedReply, ScriptedServer
 
 
 def test_percentile_interpolates_between_ranks():

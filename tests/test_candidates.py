@@ -19,8 +19,10 @@ from tfagent.agent.loop.candidates import candidate_seed, total_usage
 from tfagent.agent.loop.graph import run_agent
 from tfagent.agent.loop.state import RunRequest
 from tfagent.agent.core.types import Usage
-from tfagent.agent.model.testing import ScriptedReply
+from tfagent.agent.fake.server import ScriptedReply
 from tfagent.verifiers.base import VerifyOptions
+
+from conftest import OLD_STRATEGY
 
 PROMPT = "create an AWS VPC"
 PROVIDER = ('terraform {\n  required_providers {\n    aws = {\n      source  = "hashicorp/aws"\n'
@@ -58,6 +60,7 @@ def tfagent(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 def request(server, mirror, tmp_path, **kw) -> RunRequest:
     endpoint = Endpoint("m", server.base_url, "m", params=kw.pop("params", {}))
+    kw = {**OLD_STRATEGY, **kw}  # the strategy before issue 19 (one sample, no cards, raw feedback), but what a test sets
     return RunRequest(prompt=PROMPT, endpoint=endpoint, chain=["hcl", "fmt", "validate"],
                       options=VerifyOptions(prompt=PROMPT, provider_mirror=mirror), artifacts_root=tmp_path / "art",
                       run_id="cand", ready_timeout=5, **kw)
@@ -66,6 +69,7 @@ def request(server, mirror, tmp_path, **kw) -> RunRequest:
 def test_first_verified_candidate_wins_and_every_sample_is_paid_for(scripted_server, aws_mirror, tmp_path):
     scripted_server.responder = by_seed([fence(ONE_ERROR), fence(GOOD), fence(GOOD), "unused"])
     proc = tfagent(PROMPT, "--base-url", scripted_server.base_url, "--model", "m", "--candidates", "3",
+                   "--grounding", "none", "--feedback", "raw", "--no-autofix",  # candidates alone
                    "--verify", "hcl,fmt,validate", "--provider-mirror", str(aws_mirror), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr + proc.stdout
     requests = scripted_server.chat_requests()
@@ -138,7 +142,7 @@ def test_fewest_errors_continues_with_a_prefix_stable_retry_and_resume_never_rea
 def test_endpoint_temperature_is_kept_and_the_endpoint_setting_wins(scripted_server, aws_mirror, tmp_path):
     scripted_server.responder = by_seed([fence(GOOD), fence(GOOD), "unused"], seed=7)
     req = request(scripted_server, aws_mirror, tmp_path, params={"temperature": 0.3, "seed": 7})
-    req.endpoint.candidates = 2  # the endpoint's own setting wins over the run's default of 1
+    req.endpoint.candidates = 2  # the endpoint's own setting wins over the run's 1 (request() pins it)
     result = run_agent(req)
     assert result.ok and len(result.attempts[0].candidates) == 2
     assert [r["temperature"] for r in scripted_server.chat_requests()] == [0.3, 0.3]

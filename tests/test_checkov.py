@@ -113,7 +113,7 @@ def test_checkov_flags_a_public_storage_account_with_file_and_line(checkov_exe, 
 @pytest.mark.slow
 def test_checkov_selected_checks_pass_once_fixed(checkov_exe, tmp_path, monkeypatch):
     monkeypatch.setenv("TFAGENT_CHECKOV", checkov_exe)
-    options = VerifyOptions(extra={"checkov_checks": ["CKV_AZURE_59"]})
+    options = VerifyOptions(checkov_checks=["CKV_AZURE_59"])
     public = Checkov().verify(VerifyContext(folder_with(tmp_path, PUBLIC_STORAGE % ""), options))
     assert [d.rule for d in public.diagnostics] == ["CKV_AZURE_59"]
     fixed = PUBLIC_STORAGE % "  public_network_access_enabled = false\n"
@@ -137,6 +137,6 @@ def test_trivy_flags_a_public_bucket_and_filters_by_severity(trivy_exe, tmp_path
     ids = {d.rule for d in verdict.diagnostics}
     assert "AVD-AWS-0092" in ids  # "S3 buckets should not be publicly readable" (acl = public-read)
     assert all(d.file == "main.tf" and d.line and d.category == "intent" for d in verdict.diagnostics)
-    high = Trivy().verify(VerifyContext(folder, VerifyOptions(extra={"trivy_severity": "HIGH,CRITICAL"})))
+    high = Trivy().verify(VerifyContext(folder, VerifyOptions(trivy_severity="HIGH,CRITICAL")))
     assert {d.summary.rsplit(", ", 1)[1] for d in high.diagnostics} <= {"HIGH)", "CRITICAL)"}
     assert len(high.diagnostics) < len(verdict.diagnostics)

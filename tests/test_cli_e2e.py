@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+from conftest import OLD_STRATEGY_FLAGS  # the loop before issue 19: these tests count one request per attempt
 
 PROVIDER = 'terraform {\n  required_providers {\n    aws = {\n      source  = "hashicorp/aws"\n      version = "3.39.0"\n    }\n  }\n}\n\nprovider "aws" {\n  region = "us-east-1"\n}\n\n'
 BAD = PROVIDER + 'resource "aws_s3_bucket" "b" {\n  bukket = "tfagent-demo"\n}\n'
@@ -30,7 +31,7 @@ def test_bad_then_good_reply_is_verified_in_two_attempts(scripted_server, aws_mi
     scripted_server.enqueue(fence(BAD))
     scripted_server.enqueue(fence(GOOD))
     proc = tfagent("create an S3 bucket", "--base-url", scripted_server.base_url, "--model", "m",
-                   "--provider-mirror", str(aws_mirror), "--out", "infra", "--json", cwd=tmp_path)
+                   "--provider-mirror", str(aws_mirror), "--out", "infra", "--json", *OLD_STRATEGY_FLAGS, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr + proc.stdout
     doc = json.loads(proc.stdout)
     assert doc["ok"] is True and len(doc["attempts"]) == 2
@@ -55,7 +56,7 @@ def test_out_of_attempts_exits_1_after_exactly_n_requests_and_writes_nothing(scr
     for _ in range(2):
         scripted_server.enqueue(fence(BAD))
     proc = tfagent("bucket", "--base-url", scripted_server.base_url, "--provider-mirror", str(aws_mirror),
-                   "--max-attempts", "2", cwd=tmp_path)
+                   "--max-attempts", "2", *OLD_STRATEGY_FLAGS, cwd=tmp_path)
     assert proc.returncode == 1, proc.stderr
     assert len(scripted_server.chat_requests()) == 2
     assert not (tmp_path / "infra").exists()
@@ -64,7 +65,7 @@ def test_out_of_attempts_exits_1_after_exactly_n_requests_and_writes_nothing(scr
 
 def test_unreachable_server_exits_3_quickly_with_one_line(tmp_path):
     start = time.monotonic()
-    proc = tfagent("bucket", "--base-url", "http://127.0.0.1:9/v1", "--ready-timeout", "2", cwd=tmp_path)
+    proc = tfagent("bucket", "--base-url", "http://127.0.0.1:9/v1", "--ready-timeout", "2", *OLD_STRATEGY_FLAGS, cwd=tmp_path)
     assert proc.returncode == 3
     assert time.monotonic() - start < 15
     assert "127.0.0.1:9" in proc.stderr and "Traceback" not in proc.stderr
@@ -75,7 +76,8 @@ def test_cut_off_and_fileless_and_hostile_replies_are_failed_attempts_with_feedb
     scripted_server.enqueue("```hcl title=\"main.tf\"\nresource \"aws_s3_bucket\" \"b\" {\n", finish_reason="length")
     scripted_server.enqueue("Sorry, I can't.")
     scripted_server.enqueue(fence('variable "x" {}\n', name="../../etc/evil.tf"))
-    proc = tfagent("bucket", "--base-url", scripted_server.base_url, "--verify", "hcl", "--json", cwd=tmp_path)
+    proc = tfagent("bucket", "--base-url", scripted_server.base_url, "--verify", "hcl", "--json", *OLD_STRATEGY_FLAGS,
+                   cwd=tmp_path)
     assert proc.returncode == 1, proc.stderr
     attempts = json.loads(proc.stdout)["attempts"]
     cats = [[d["category"] for d in a["reply_diagnostics"]] for a in attempts]
@@ -89,14 +91,15 @@ def test_existing_files_are_not_overwritten_without_force(scripted_server, tmp_p
     (tmp_path / "infra").mkdir()
     (tmp_path / "infra" / "main.tf").write_text("# mine\n")
     scripted_server.enqueue(fence('variable "x" {}\n'))
-    proc = tfagent("x", "--base-url", scripted_server.base_url, "--verify", "hcl", cwd=tmp_path)
+    proc = tfagent("x", "--base-url", scripted_server.base_url, "--verify", "hcl", *OLD_STRATEGY_FLAGS, cwd=tmp_path)
     assert proc.returncode == 2 and "--force" in proc.stderr
     assert (tmp_path / "infra" / "main.tf").read_text() == "# mine\n"
 
 
 def test_runs_are_listed_and_shown(scripted_server, tmp_path):
     scripted_server.enqueue(fence('variable "x" {}\n'))
-    proc = tfagent("make a variable", "--base-url", scripted_server.base_url, "--verify", "hcl", "--json", cwd=tmp_path)
+    proc = tfagent("make a variable", "--base-url", scripted_server.base_url, "--verify", "hcl", "--json",
+                   *OLD_STRATEGY_FLAGS, cwd=tmp_path)
     run_id = json.loads(proc.stdout)["run_id"]
     listing = tfagent("runs", cwd=tmp_path)
     assert run_id in listing.stdout and "verified" in listing.stdout
@@ -108,7 +111,8 @@ def test_transport_faults_are_retried_and_never_count_as_attempts(scripted_serve
     for kind in ("429", "500", "cut", "refuse"):
         scripted_server.enqueue_fault(kind)
     scripted_server.enqueue(fence('variable "x" {}\n'))
-    proc = tfagent("x", "--base-url", scripted_server.base_url, "--verify", "hcl", "--json", cwd=tmp_path)
+    proc = tfagent("x", "--base-url", scripted_server.base_url, "--verify", "hcl", "--json", *OLD_STRATEGY_FLAGS,
+                   cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     [attempt] = json.loads(proc.stdout)["attempts"]
     assert attempt["ok"] and attempt["number"] == 1 and attempt["transport_retries"] == 4
@@ -160,7 +164,8 @@ def test_plan_and_builtin_intent_rules_reach_the_model(scripted_server, aws_mirr
     scripted_server.enqueue(fence(public))
     scripted_server.enqueue(fence(private))
     proc = tfagent("create a private S3 bucket", "--base-url", scripted_server.base_url, "--provider-mirror", str(aws_mirror),
-                   "--offline-aws", "--verify", "hcl,fmt,validate,plan,rego", "--json", cwd=tmp_path, timeout=400)
+                   "--offline-aws", "--verify", "hcl,fmt,validate,plan,rego", "--json", *OLD_STRATEGY_FLAGS, cwd=tmp_path,
+                   timeout=400)
     assert proc.returncode == 0, proc.stderr + proc.stdout
     first, second = json.loads(proc.stdout)["attempts"]
     rego = first["verdicts"][-1]
@@ -182,7 +187,7 @@ def test_default_chain_checks_the_stated_intent(scripted_server, aws_mirror, tmp
     for _ in range(2):
         scripted_server.enqueue(fence(GOOD))
     proc = tfagent("create a private S3 bucket", "--base-url", scripted_server.base_url, "--provider-mirror",
-                   str(aws_mirror), "--max-attempts", "2", cwd=tmp_path)
+                   str(aws_mirror), "--max-attempts", "2", *OLD_STRATEGY_FLAGS, cwd=tmp_path)
     assert proc.returncode == 1, proc.stderr + proc.stdout
     out = " ".join(proc.stdout.split())  # the console wraps long lines
     assert "not verified" in out and "rules applied: no_public_access)" in out

@@ -12,7 +12,7 @@ import pytest
 
 from tfagent.agent.cli.main import LAZY_COMMANDS
 
-HEAVY = ("git", "httpx", "openai", "langgraph", "rich", "tfagent.agent.serving.serve", "tfagent.evals.cli",
+HEAVY = ("git", "httpx", "openai", "langgraph", "rich", "tfagent.agent.serving.serve", "tfagent.agent.cli.eval_commands",
          "tfagent.agent.serving.bench", "tfagent.agent.serving.localmodel", "matplotlib")
 
 PROBE = """

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 
+from conftest import OLD_STRATEGY_FLAGS  # one request per attempt (the loop before issue 19)
 
 def fence(body: str, name: str = "solution.py") -> str:
     return f'```python title="{name}"\n{body}```\n'
@@ -26,7 +27,7 @@ def test_failing_test_is_fed_back_then_fixed(scripted_server, tmp_path):
     env = {**os.environ, "NO_COLOR": "1"}
     proc = subprocess.run(
         [sys.executable, "-m", "tfagent.agent.cli", "code", "write add(a, b)", "--lang", "python", "--tests", str(tests),
-         "--base-url", scripted_server.base_url, "--out", "src", "--json"],
+         "--base-url", scripted_server.base_url, "--out", "src", "--json", *OLD_STRATEGY_FLAGS],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
     )
     assert proc.returncode == 0, proc.stderr + proc.stdout

@@ -55,7 +55,7 @@ def test_request_lists_tests_and_shows_them_only_when_allowed(tmp_path):
     shown = render("code_request", **code_lang.code_request_vars("add numbers", "python", VerifyOptions(tests=tests)))
     assert "add numbers" in shown and "Python" in shown and "`tests/test_sol.py`" in shown
     assert "assert add(1, 2) == 3" in shown
-    hidden_opts = VerifyOptions(tests=tests, extra={"show_tests": False})
+    hidden_opts = VerifyOptions(tests=tests, show_tests=False)
     hidden = render("code_request", **code_lang.code_request_vars("add numbers", "python", hidden_opts))
     assert "`tests/test_sol.py`" in hidden and "assert add" not in hidden
     plain = render("code_request", **code_lang.code_request_vars("add numbers", "c"))
@@ -203,7 +203,7 @@ def test_model_cannot_overwrite_the_users_tests(tmp_path):
 def test_a_hanging_solution_is_a_sandbox_diagnostic(tmp_path):
     model = write(tmp_path / "model", {"solution.py": "def wait():\n    while True:\n        pass\n"})
     tests = write(tmp_path / "tests", {"test_wait.py": "from solution import wait\n\ndef test_wait():\n    wait()\n"})
-    verdict = RunTests().verify(ctx(model, "python", tests=tests, extra={"test_timeout": 3}))
+    verdict = RunTests().verify(ctx(model, "python", tests=tests, test_timeout=3))
     assert not verdict.ok
     assert verdict.diagnostics[0].category == "sandbox" and "timeout after 3s" in verdict.diagnostics[0].summary
 
@@ -246,12 +246,14 @@ def test_agent_loop_fixes_code_until_the_users_tests_pass(tmp_path, scripted_ser
     from tfagent.agent.loop.state import RunRequest
     from tfagent.agent.core.types import Endpoint
 
+    from conftest import OLD_STRATEGY  # one request per attempt, Terraform-free raw feedback (before issue 19)
+
     tests = write(tmp_path / "tests", {"test_add.py": "from solution import add\n\ndef test_add():\n    assert add(2, 3) == 5\n"})
     scripted_server.enqueue('```python title="solution.py"\ndef add(a, b):\n    return a - b\n```\n')
     scripted_server.enqueue('```python title="solution.py"\ndef add(a, b):\n    return a + b\n```\n')
     request = RunRequest(prompt="add two numbers", endpoint=Endpoint("s", scripted_server.base_url, "scripted"),
                          mode="code", lang="python", chain=code_lang.default_chain("python", True),
-                         options=VerifyOptions(mode="code", lang="python", tests=tests))
+                         options=VerifyOptions(mode="code", lang="python", tests=tests), **OLD_STRATEGY)
     result = run_agent(request)
     assert result.ok and [a.ok for a in result.attempts] == [False, True]
     assert "tests.test_add::test_add failed" in result.attempts[0].feedback

@@ -1,7 +1,7 @@
 """Context overflow as its own fault: recognised in every server's dialect, never retried blindly,
 handled by dropping the least useful text (with a note) or by ending the run with exit code 5.
 
-The scripted server plays each real server's answer (agent/model/testing_context.py); the
+The scripted server plays each real server's answer (agent/fake/context.py); the
 llama-cpp-python behaviour it plays (HTTP 200 + an empty stream when streamed, the OpenAI-style 400
 unstreamed) was measured on llama-cpp-python 0.3.36 with n_ctx 256."""
 
@@ -19,7 +19,9 @@ import pytest
 from tfagent.agent.core.types import Endpoint
 from tfagent.agent.model.client import ModelClient
 from tfagent.agent.model.context import ContextOverflow, overflow_from_error
-from tfagent.agent.model.testing import ScriptedServer
+from tfagent.agent.fake.server import ScriptedServer
+
+from conftest import OLD_STRATEGY_FLAGS  # one request per attempt (the loop before issue 19)
 
 GOOD = 'resource "aws_s3_bucket" "b" {\n  bucket = "tfagent-demo"\n}\n'
 STYLES = ("llama-server", "vllm", "llama-cpp-python")
@@ -69,7 +71,8 @@ def test_cut_off_reply_that_overflows_the_retry_is_left_out_with_a_note(style, t
     with ScriptedServer(context_size=3000, context_style=style) as server:
         server.enqueue("resource " * 3000, finish_reason="length")  # ~7000 tokens: the retry cannot fit
         server.enqueue(fence(GOOD))
-        proc = tfagent("a bucket", "--base-url", server.base_url, "--model", "m", "--verify", "hcl", "--json", cwd=tmp_path)
+        proc = tfagent("a bucket", "--base-url", server.base_url, "--model", "m", "--verify", "hcl", "--json",
+                       *OLD_STRATEGY_FLAGS, cwd=tmp_path)
         assert proc.returncode == 0, proc.stderr
         doc = json.loads(proc.stdout)
         first, second = doc["attempts"]
@@ -87,7 +90,8 @@ def test_cut_off_reply_that_overflows_the_retry_is_left_out_with_a_note(style, t
 def test_first_request_too_large_ends_the_run_with_exit_5_and_no_resume_advice(tmp_path):
     with ScriptedServer(context_size=32, context_style="llama-server") as server:
         server.enqueue(fence(GOOD))
-        proc = tfagent("a bucket " * 50, "--base-url", server.base_url, "--model", "m", "--verify", "hcl", cwd=tmp_path)
+        proc = tfagent("a bucket " * 50, "--base-url", server.base_url, "--model", "m", "--verify", "hcl",
+                       *OLD_STRATEGY_FLAGS, cwd=tmp_path)
         assert len(server.chat_requests()) == 1
     assert proc.returncode == 5, proc.stderr
     assert "Traceback" not in proc.stderr and "--resume" not in proc.stderr
@@ -101,7 +105,8 @@ def test_server_never_reached_is_recorded_unreachable_not_interrupted(tmp_path):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # closed again below: nothing listens there
-    proc = tfagent("a bucket", "--base-url", f"http://127.0.0.1:{port}/v1", "--ready-timeout", "0.3", cwd=tmp_path)
+    proc = tfagent("a bucket", "--base-url", f"http://127.0.0.1:{port}/v1", "--ready-timeout", "0.3", *OLD_STRATEGY_FLAGS,
+                   cwd=tmp_path)
     assert proc.returncode == 3
     assert "nothing was sent" in proc.stderr and "--resume" not in proc.stderr
     assert _error_line(proc.stderr).endswith("then run the command again.")

@@ -17,6 +17,8 @@ from tfagent.agent.loop.environment import environment_problem, is_environment
 from tfagent.prompts import render_line
 from tfagent.verifiers.base import Verdict, error
 
+from conftest import OLD_STRATEGY_FLAGS, OLD_STRATEGY_TOML  # one request per attempt (the loop before issue 19)
+
 AWS = ('terraform {\n  required_providers {\n    aws = {\n      source  = "hashicorp/aws"\n      version = "3.39.0"\n'
        '    }\n  }\n}\n\nresource "aws_s3_bucket" "b" {\n  bucket = "example-bucket"\n}\n')
 HALLUCINATED = 'resource "s3_bucket" "b" {\n  bucket = "example-bucket"\n}\n'
@@ -42,7 +44,7 @@ def test_unreachable_registry_ends_the_run_at_once_with_its_own_exit_code(script
     for _ in range(3):
         scripted_server.enqueue(fence(AWS))
     proc = tfagent("create a private S3 bucket", "--base-url", scripted_server.base_url, "--model", "m",
-                   "--verify", "hcl,validate", cwd=tmp_path)
+                   "--verify", "hcl,validate", *OLD_STRATEGY_FLAGS, cwd=tmp_path)
     assert proc.returncode == EXIT_ENVIRONMENT, proc.stderr + proc.stdout
     assert len(scripted_server.chat_requests()) == 1, "one attempt: the model is never asked to fix the machine"
     assert all(m["role"] != "assistant" for m in scripted_server.chat_requests()[0]["messages"])
@@ -62,7 +64,7 @@ def test_the_demo_mirror_is_offered_as_the_fix(scripted_server, tmp_path):
     demo = mirror_aws(Path(os.environ["XDG_CACHE_HOME"]) / "tfagent" / "mirror")  # where scripts/demo.sh lays it out
     scripted_server.enqueue(fence(AWS))
     proc = tfagent("create a private S3 bucket", "--base-url", scripted_server.base_url, "--model", "m",
-                   "--verify", "hcl,validate", cwd=tmp_path)
+                   "--verify", "hcl,validate", *OLD_STRATEGY_FLAGS, cwd=tmp_path)
     assert proc.returncode == EXIT_ENVIRONMENT, proc.stderr
     assert f"add --provider-mirror {demo}" in " ".join(proc.stderr.split())
     # resumed with it, the same reply verifies: the model is not asked again
@@ -80,7 +82,7 @@ def test_a_hallucinated_provider_is_the_models_mistake_and_stays_feedback(script
     scripted_server.enqueue(fence(HALLUCINATED))
     scripted_server.enqueue(fence(AWS))
     proc = tfagent("create a private S3 bucket", "--base-url", scripted_server.base_url, "--model", "m",
-                   "--verify", "hcl,validate", cwd=tmp_path)
+                   "--verify", "hcl,validate", *OLD_STRATEGY_FLAGS, cwd=tmp_path)
     # attempt 1: hashicorp/s3 does not exist -> feedback; attempt 2: the real aws provider cannot be installed
     assert proc.returncode == EXIT_ENVIRONMENT, proc.stderr
     requests = scripted_server.chat_requests()
@@ -110,10 +112,10 @@ def test_which_diagnostics_are_the_environments():
 
 def test_an_environment_failure_is_an_eval_cell_error_not_a_model_failure(tmp_path):
     from tfagent.agent.core.config import load_config, user_config_path
-    from tfagent.agent.model.testing import ScriptedServer
-    from tfagent.evals.runner import EvalPlan, EvalRunner
-    from tfagent.evals.store import Store
-    from tfagent.evals.suite import load_suite
+    from tfagent.agent.fake.server import ScriptedServer
+    from tfagent.evals.running.runner import EvalPlan, EvalRunner
+    from tfagent.evals.running.store import Store
+    from tfagent.evals.tasks.suite import load_suite
 
     suite_file = tmp_path / "tf.yaml"
     suite_file.write_text("name: tf\ntasks:\n  - id: bucket\n    prompt: An S3 bucket.\n    mode: terraform\n"
@@ -125,7 +127,7 @@ def test_an_environment_failure_is_an_eval_cell_error_not_a_model_failure(tmp_pa
             mp.setenv(key, value)
         path = user_config_path()
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(f'[endpoints.q4]\nbase_url = "{srv.base_url}"\nmodel = "m"\n', encoding="utf-8")
+        path.write_text(f'[endpoints.q4]\nbase_url = "{srv.base_url}"\nmodel = "m"\n' + OLD_STRATEGY_TOML, encoding="utf-8")
         suite = load_suite(suite_file)
         plan = EvalPlan(suite=suite, tasks=suite.tasks, endpoints=[load_config().endpoints["q4"]], max_attempts=3)
         outcome = EvalRunner(plan, store).run()

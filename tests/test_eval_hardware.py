@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tfagent.agent.core.types import Endpoint
-from tfagent.evals.hardware import shared_cpu_note
+from tfagent.evals.running.hardware import shared_cpu_note
 
 
 def ep(name: str, url: str) -> Endpoint:

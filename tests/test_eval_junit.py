@@ -10,13 +10,15 @@ from pathlib import Path
 import junitparser
 from click.testing import CliRunner
 
+from tfagent.agent.cli.eval_commands import eval_group
 from tfagent.agent.core.config import load_config, user_config_path
-from tfagent.agent.model.testing import ScriptedServer
-from tfagent.evals.cli import eval_group
-from tfagent.evals.junit_report import run_junit
-from tfagent.evals.runner import EvalPlan, EvalRunner
-from tfagent.evals.store import CellKey, Store
-from tfagent.evals.suite import load_suite
+from tfagent.agent.fake.server import ScriptedServer
+from tfagent.evals.reporting.junit_report import run_junit
+from tfagent.evals.running.runner import EvalPlan, EvalRunner
+from tfagent.evals.running.store import CellKey, Store
+from tfagent.evals.tasks.suite import load_suite
+
+from conftest import OLD_STRATEGY_TOML  # the eval's cells as before issue 19: one sample, no cards, raw feedback
 
 GOOD = '```hcl title="main.tf"\nresource "aws_s3_bucket" "{name}" {{\n  bucket = "{name}-bucket"\n}}\n```\n'
 BROKEN = '```hcl title="main.tf"\nresource "aws_s3_bucket" "{name}" {{\n  bucket = \n```\n'
@@ -37,8 +39,9 @@ def test_eval_run_as_junit(tmp_path: Path):
     with ScriptedServer(responder=respond) as srv:
         config = user_config_path()
         config.parent.mkdir(parents=True, exist_ok=True)
-        config.write_text(f'[endpoints.iq2]\nbase_url = "{srv.base_url}"\nmodel = "quant-a"\nbpw = 2.0\n\n'
-                          f'[endpoints.q4]\nbase_url = "{srv.base_url}"\nmodel = "quant-b"\nbpw = 4.5\n', encoding="utf-8")
+        config.write_text(f'[endpoints.iq2]\nbase_url = "{srv.base_url}"\nmodel = "quant-a"\nbpw = 2.0\n{OLD_STRATEGY_TOML}\n'
+                          f'[endpoints.q4]\nbase_url = "{srv.base_url}"\nmodel = "quant-b"\nbpw = 4.5\n{OLD_STRATEGY_TOML}',
+                          encoding="utf-8")
         suite = load_suite(suite_path)
         endpoints = load_config().endpoints
         plan = EvalPlan(suite=suite, tasks=suite.tasks, endpoints=[endpoints["iq2"], endpoints["q4"]],

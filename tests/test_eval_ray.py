@@ -21,11 +21,11 @@ from pathlib import Path
 
 import pytest
 
-from tfagent.agent.model.testing import ScriptedServer
-from tfagent.evals.executors.ray import RayExecutor
-from tfagent.evals.report import summary_for_run
-from tfagent.evals.runner import EvalRunner
-from tfagent.evals.store import Store
+from tfagent.agent.fake.server import ScriptedServer
+from tfagent.evals.reporting.report import summary_for_run
+from tfagent.evals.running.executors.ray import RayExecutor
+from tfagent.evals.running.runner import EvalRunner
+from tfagent.evals.running.store import Store
 
 from test_eval_runner import make_plan, responder, write_config
 
@@ -207,7 +207,7 @@ def test_ray_run_survives_a_killed_worker_node_with_the_local_report(tmp_path, c
 def test_cli_runs_on_the_cluster_given_by_address(tmp_path, cluster):
     from click.testing import CliRunner
 
-    from tfagent.evals.cli import eval_group
+    from tfagent.agent.cli.eval_commands import eval_group
     from test_eval_runner import write_suite
 
     ray.shutdown()  # the CLI connects by itself, through --address
@@ -223,7 +223,7 @@ def test_cli_runs_on_the_cluster_given_by_address(tmp_path, cluster):
 def test_address_without_ray_executor_is_a_usage_error(tmp_path):
     from click.testing import CliRunner
 
-    from tfagent.evals.cli import eval_group
+    from tfagent.agent.cli.eval_commands import eval_group
     from test_eval_runner import write_suite
 
     write_config("http://127.0.0.1:9/v1")

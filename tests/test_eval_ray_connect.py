@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tfagent.agent.model.testing import ScriptedServer
+from tfagent.agent.fake.server import ScriptedServer
 
 # First: it skips without ray, and sets the auth environment before anything imports ray.
 from test_eval_ray import AUTH_ENV, descendants, free_port, start_node, stop_nodes

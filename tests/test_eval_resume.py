@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from tfagent.agent.model.testing import ScriptedReply, ScriptedServer
-from tfagent.evals.runner import EvalRunner
-from tfagent.evals.store import Store
+from tfagent.agent.fake.server import ScriptedReply, ScriptedServer
+from tfagent.evals.running.runner import EvalRunner
+from tfagent.evals.running.store import Store
 
 from conftest import stored_attempts
 from test_eval_runner import make_plan, responder, write_config, write_suite

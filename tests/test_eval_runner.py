@@ -13,14 +13,16 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from tfagent.agent.cli.eval_commands import eval_group
 from tfagent.agent.core.config import load_config, user_config_path
-from tfagent.agent.model.testing import ScriptedServer
-from tfagent.evals.cli import eval_group
-from tfagent.evals.metrics import mcnemar_exact, paired_difference, wilson
-from tfagent.evals.report import summary_for_run
-from tfagent.evals.runner import EvalError, EvalPlan, EvalRunner, cells_of, parse_shard, run_id_of
-from tfagent.evals.store import Store
-from tfagent.evals.suite import load_suite
+from tfagent.agent.fake.server import ScriptedServer
+from tfagent.evals.reporting.metrics import mcnemar_exact, paired_difference, wilson
+from tfagent.evals.reporting.report import summary_for_run
+from tfagent.evals.running.runner import EvalError, EvalPlan, EvalRunner, cells_of, parse_shard, run_id_of
+from tfagent.evals.running.store import Store
+from tfagent.evals.tasks.suite import load_suite
+
+from conftest import OLD_STRATEGY_TOML  # the cells as before issue 19: one request per attempt, no cards, raw feedback
 
 TASKS = ("t1", "t2", "t3", "t4")
 FAIL_FIRST_ON_A = {"t1", "t3"}
@@ -59,8 +61,8 @@ def write_config(base_url: str, *, seed_a: int = 7) -> None:
     path = user_config_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(
-        f'[endpoints.iq2]\nbase_url = "{base_url}"\nmodel = "quant-a"\nbpw = 2.0\nseed = {seed_a}\n\n'
-        f'[endpoints.q4]\nbase_url = "{base_url}"\nmodel = "quant-b"\nbpw = 4.5\n',
+        f'[endpoints.iq2]\nbase_url = "{base_url}"\nmodel = "quant-a"\nbpw = 2.0\nseed = {seed_a}\n{OLD_STRATEGY_TOML}\n'
+        f'[endpoints.q4]\nbase_url = "{base_url}"\nmodel = "quant-b"\nbpw = 4.5\n{OLD_STRATEGY_TOML}',
         encoding="utf-8",
     )
 
@@ -246,8 +248,8 @@ def test_concurrency_is_bounded_per_server_and_servers_run_in_parallel(tmp_path)
     with ScriptedServer(responder=first) as one, ScriptedServer(responder=second) as two:
         path = user_config_path()
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(f'[endpoints.one]\nbase_url = "{one.base_url}"\nmodel = "m1"\n\n'
-                        f'[endpoints.two]\nbase_url = "{two.base_url}"\nmodel = "m2"\n')
+        path.write_text(f'[endpoints.one]\nbase_url = "{one.base_url}"\nmodel = "m1"\n{OLD_STRATEGY_TOML}\n'
+                        f'[endpoints.two]\nbase_url = "{two.base_url}"\nmodel = "m2"\n{OLD_STRATEGY_TOML}')
         suite = load_suite(write_suite(tmp_path))
         endpoints = load_config().endpoints
         plan = EvalPlan(suite=suite, tasks=suite.tasks, endpoints=[endpoints["one"], endpoints["two"]], samples=2,

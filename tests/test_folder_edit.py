@@ -13,6 +13,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from conftest import OLD_STRATEGY_FLAGS  # one request per attempt (the loop before issue 19)
 from test_git import git, repos  # noqa: F401  (the fixture: a bare remote and the user's clone)
 
 VERSIONS = ('terraform {\n  required_providers {\n    aws = {\n      source  = "hashicorp/aws"\n      version = "3.39.0"\n'
@@ -55,7 +56,7 @@ def tfagent(*args: str, cwd: Path, timeout: float = 300) -> subprocess.Completed
 
 def run_in(server, mirror: Path, cwd: Path, prompt: str, *extra: str) -> subprocess.CompletedProcess:
     return tfagent(prompt, "--in", "infra", "--base-url", server.base_url, "--model", "scripted",
-                   "--verify", "hcl,fmt,validate", "--provider-mirror", str(mirror), *extra, cwd=cwd)
+                   "--verify", "hcl,fmt,validate", "--provider-mirror", str(mirror), *OLD_STRATEGY_FLAGS, *extra, cwd=cwd)
 
 
 def test_a_change_to_one_file_of_five_is_verified_on_the_whole_folder_and_written_as_a_diff(scripted_server, aws_mirror,
@@ -193,7 +194,7 @@ def test_a_pr_shows_the_diff_of_the_change(repos, forge_server, scripted_server,
     scripted_server.enqueue(block("subnets.tf", SUBNETS + PRIVATE_SUBNET) + "DELETE FILE: outputs.tf\n")
     done = CliRunner().invoke(main, ["add a private subnet; the outputs go", "--in", "infra", "--base-url",
                                      scripted_server.base_url, "--model", "scripted", "--verify", "hcl,fmt,validate",
-                                     "--provider-mirror", str(aws_mirror), "--git", "--pr"])
+                                     "--provider-mirror", str(aws_mirror), "--git", "--pr", *OLD_STRATEGY_FLAGS])
     assert done.exit_code == 0, done.output
     branch = "tfagent/add-a-private-subnet-the-outputs-go"
     assert git(bare, "show", f"{branch}:infra/subnets.tf") + "\n" == SUBNETS + PRIVATE_SUBNET
@@ -219,3 +220,50 @@ def test_another_out_gets_a_changed_copy_and_the_folder_stays(scripted_server, a
     copy = tmp_path / "changed"
     assert {p.name for p in copy.iterdir()} == {*FIVE, "nat.tf"}
     assert all((copy / rel).read_text() == text for rel, text in FIVE.items())
+
+
+def test_a_killed_edit_resumes_on_the_same_folder_and_refuses_a_changed_one(scripted_server, aws_mirror, tmp_path):
+    """SIGKILL during attempt 2 of an `--in` run: `--resume` finds the folder again, does not redo attempt 1,
+    repeats the interrupted request exactly and delivers the diff; a folder edited meanwhile is refused."""
+    import signal
+    import time
+
+    from tfagent.agent.loop.runs import RunStore
+
+    folder = make_folder(tmp_path / "infra", FIVE)
+    broken = SUBNETS + PRIVATE_SUBNET.replace("cidr_block", "cidr_blok")
+    scripted_server.enqueue(block("subnets.tf", broken))
+    scripted_server.enqueue_fault("delay", seconds=20)
+    scripted_server.enqueue(block("subnets.tf", SUBNETS + PRIVATE_SUBNET))
+    scripted_server.enqueue(block("subnets.tf", SUBNETS + PRIVATE_SUBNET))
+    args = [sys.executable, "-m", "tfagent.agent.cli", "add a private subnet to the VPC", "--in", "infra",
+            "--base-url", scripted_server.base_url, "--model", "scripted", "--verify", "hcl,fmt,validate",
+            "--provider-mirror", str(aws_mirror), *OLD_STRATEGY_FLAGS]
+    proc = subprocess.Popen(args, cwd=tmp_path, env={**os.environ, "NO_COLOR": "1"}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while len(scripted_server.chat_requests()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(scripted_server.chat_requests()) == 2, "attempt 2 never started"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    assert (folder / "subnets.tf").read_text() == SUBNETS, "nothing is written before the change verifies"
+
+    [row] = RunStore().list()
+    assert row.status == "running"
+    # the folder edited meanwhile: the conversation quotes the old files, so resuming is refused
+    (folder / "outputs.tf").write_text(OUTPUTS + "\n")
+    refused = tfagent("--resume", row.run_id, cwd=tmp_path)
+    assert refused.returncode == 2 and "changed since the run started" in refused.stderr
+    (folder / "outputs.tf").write_text(OUTPUTS)
+
+    done = tfagent("--resume", row.run_id, "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr + done.stdout
+    doc = json.loads(done.stdout)
+    assert [a["number"] for a in doc["attempts"]] == [1, 2] and doc["attempts"][1]["ok"]
+    requests = scripted_server.chat_requests()
+    assert len(requests) == 3, "attempt 1 must not be asked again"
+    assert requests[2]["messages"] == requests[1]["messages"]
+    assert doc["change"]["modified"] == ["subnets.tf"] and "+++ b/subnets.tf" in doc["change"]["diff"]
+    assert (folder / "subnets.tf").read_text() == SUBNETS + PRIVATE_SUBNET
+    assert RunStore().get(row.run_id).status == "verified"

@@ -8,9 +8,9 @@ from __future__ import annotations
 import pytest
 
 from tfagent.agent.core.types import Attempt
-from tfagent.evals.folder_tasks import judge_kwargs, resulting_files, task_folder
-from tfagent.evals.judge import judge_task
-from tfagent.evals.suite import load_suite
+from tfagent.evals.judging.judge import judge_task
+from tfagent.evals.tasks.folder import judge_kwargs, resulting_files, task_folder
+from tfagent.evals.tasks.suite import load_suite
 from tfagent.verifiers.base import VerifyOptions
 
 EDIT_TASKS = [t.id for t in load_suite("terraform-aws").select(tags=["edit"])]

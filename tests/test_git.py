@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from conftest import OLD_STRATEGY_FLAGS  # one request per run (the loop before issue 19)
 from forge_fake import GH_TOKEN, GL_TOKEN
 from tfagent.agent.publish.forge import ForgeError
 from tfagent.agent.publish.git import branch_name, publish
@@ -312,7 +313,8 @@ def run_cli(server, *flags: str):
     from tfagent.agent.cli.main import main
 
     server.enqueue(HCL_REPLY)
-    args = ["a private bucket", "--base-url", server.base_url, "--model", "scripted", "--verify", "hcl,fmt", *flags]
+    args = ["a private bucket", "--base-url", server.base_url, "--model", "scripted", "--verify", "hcl,fmt",
+            *OLD_STRATEGY_FLAGS, *flags]
     return CliRunner().invoke(main, args)
 
 
@@ -370,7 +372,7 @@ def test_cli_pr_body_summarises_the_real_plan(repos, forge_server, scripted_serv
     scripted_server.enqueue(PLANNABLE_REPLY)
     done = CliRunner().invoke(main, ["a private bucket", "--base-url", scripted_server.base_url, "--model", "scripted",
                                      "--verify", "hcl,fmt,validate,plan", "--provider-mirror", str(aws_mirror),
-                                     "--offline-aws", "--git", "--pr"])
+                                     "--offline-aws", "--git", "--pr", *OLD_STRATEGY_FLAGS])
     assert done.exit_code == 0, done.output
     body = forge_server.calls("POST")[0]["json"]["body"]
     assert "**1 to add, 0 to change, 0 to destroy**" in body and "- add `aws_s3_bucket.b`" in body

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tfagent.agent.core.types import Endpoint
-from tfagent.agent.core.verify_options import build_verify_options
+from tfagent.agent.core.verify_options import VerifySettings, build_verify_options
 from tfagent.agent.loop.feedback import estimate_tokens
 from tfagent.agent.loop.grounding import card_budget, cards, ground, reference_target, retrieve, sentence_words
 from tfagent.agent.loop.nodes import first_messages
@@ -28,7 +28,7 @@ PROVIDER = ('terraform {\n  required_providers {\n    aws = {\n      source  = "
 @pytest.fixture(scope="module")
 def index(aws_mirror, tmp_path_factory):
     os.environ.setdefault("CHECKPOINT_DISABLE", "1")
-    return provider_index(build_verify_options("x", "terraform", None, {"provider_mirror": aws_mirror}))
+    return provider_index(build_verify_options("x", "terraform", None, VerifySettings(provider_mirror=aws_mirror)))
 
 
 def types_of(index, sentence):
@@ -138,7 +138,12 @@ def test_dry_run_prints_the_first_request_without_a_server(aws_mirror, tmp_path)
     text = run_cli("create a private S3 bucket", "--base-url", "http://127.0.0.1:9/v1", "--provider-mirror",
                    str(aws_mirror), "--dry-run", cwd=tmp_path)
     assert text.returncode == 0 and "── user ──" in text.stdout and "not sent (--dry-run)" in text.stdout
-    assert "The provider's own schema" not in text.stdout  # grounding is opt-in (default none)
+    assert "The provider's own schema" in text.stdout  # grounding is the default (issue 19: the A/B's best arm)
+    assert "sent 3 times (--candidates): 1 as shown; 2: temperature 0.7" in text.stdout  # so are 3 candidates
+    assert [c["candidate"] for c in doc["candidates"]] == [1, 2, 3] and doc["candidates"][1]["temperature"] == 0.3
+    plain = run_cli("create a private S3 bucket", "--base-url", "http://127.0.0.1:9/v1", "--provider-mirror",
+                    str(aws_mirror), "--grounding", "none", "--dry-run", cwd=tmp_path)
+    assert plain.returncode == 0 and "The provider's own schema" not in plain.stdout  # --grounding none: the sentence alone
     bare = run_cli("create a private S3 bucket", "--base-url", "http://127.0.0.1:9/v1", "--grounding", "schema",
                    "--dry-run", "--json", cwd=tmp_path)  # no mirror, no registry: said, not silently dropped
     assert bare.returncode == 0 and json.loads(bare.stdout)["notes"][0].startswith("--grounding schema: no provider schema")
@@ -148,6 +153,7 @@ def test_grounded_run_sends_the_cards_on_the_scripted_server(scripted_server, aw
     good = PROVIDER + 'resource "aws_vpc" "main" {\n  cidr_block = "10.0.0.0/16"\n}\n'
     scripted_server.enqueue(f'```hcl title="main.tf"\n{good}```\n')
     proc = run_cli("create an AWS VPC", "--base-url", scripted_server.base_url, "--model", "m", "--grounding", "schema",
+                   "--candidates", "1", "--feedback", "raw", "--no-autofix",  # grounding alone: one request
                    "--provider-mirror", str(aws_mirror), "--json", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr + proc.stdout
     user = scripted_server.chat_requests()[0]["messages"][1]["content"]

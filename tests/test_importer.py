@@ -13,14 +13,14 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from tfagent.agent.cli.eval_import import import_iac_eval_command
 from tfagent.evals.importers.iac_eval import (
     IacEvalImportError,
     import_iac_eval,
-    import_iac_eval_command,
     read_rows,
     task_id,
 )
-from tfagent.evals.suite import load_suite
+from tfagent.evals.tasks.suite import load_suite
 
 SLICE_CSV = Path(__file__).with_name("test_importer_iac_eval_slice.csv")  # real rows 1, 2 and 8
 COLUMNS = ["Resource", "Prompt", "Rego intent", "Difficulty", "Reference output", "Intent"]

@@ -11,10 +11,10 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from tfagent.evals.audit import audit_task, fair_problems
-from tfagent.evals.audit_variants import blocks_of, reference_to_literal, variants
-from tfagent.evals.cli import eval_group
-from tfagent.evals.suite import load_suite
+from tfagent.agent.cli.eval_commands import eval_group
+from tfagent.evals.judging.audit import audit_task, fair_problems
+from tfagent.evals.judging.audit_variants import blocks_of, reference_to_literal, variants
+from tfagent.evals.tasks.suite import load_suite
 from tfagent.verifiers.base import VerifyOptions
 
 SUITE = load_suite("terraform-aws")

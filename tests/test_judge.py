@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from tfagent.evals.judge import JudgeVerdict, judge_task
-from tfagent.evals.judge_hcl import attribute_check, parse_blocks
-from tfagent.evals.suite import load_suite
-from tfagent.evals.suite_fields import HclCheck
+from tfagent.evals.judging.hcl import attribute_check, parse_blocks
+from tfagent.evals.judging.judge import JudgeVerdict, judge_task
+from tfagent.evals.tasks.fields import HclCheck
+from tfagent.evals.tasks.suite import load_suite
 from tfagent.verifiers.base import VerifyOptions
 
 

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from tfagent.evals.fair import bare_references, load_corrections
-from tfagent.evals.judge import JudgeVerdict, judge_task
-from tfagent.evals.judge_hcl import parse_blocks
-from tfagent.evals.suite import SuiteError, load_suite, shipped_suites_dir
+from tfagent.evals.judging.fair import bare_references
+from tfagent.evals.judging.hcl import parse_blocks
+from tfagent.evals.judging.judge import JudgeVerdict, judge_task
+from tfagent.evals.tasks.corrections import load_corrections
+from tfagent.evals.tasks.suite import SuiteError, load_suite, shipped_suites_dir
 from tfagent.verifiers.base import VerifyOptions
 
 

@@ -8,9 +8,9 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from tfagent.agent.model.testing import ScriptedServer
-from tfagent.evals.cli import eval_group
-from tfagent.evals.report_browser import check_page, find_chromium
+from tfagent.agent.cli.eval_commands import eval_group
+from tfagent.agent.fake.server import ScriptedServer
+from tfagent.evals.reporting.browser import check_page, find_chromium
 
 from test_eval_runner import responder, write_config, write_suite
 

@@ -1,5 +1,5 @@
 """The ladder's strategy (issue 21, issue 19 §5): strategy flags reach every rung's endpoint and the run's
-spec, baseline arms with today's default strategy exist only beside the top and the bottom rung, the report
+spec, baseline arms with the default strategy before issue 19 exist only beside the top and the bottom rung, the report
 names each arm's strategy with tokens and solved per 1,000 tokens, pairs each baseline with its own rung,
 says where the time went, and names the importance matrix's calibration text by its sha256.
 
@@ -18,17 +18,17 @@ from types import SimpleNamespace
 import pytest
 from click.testing import CliRunner
 
+from tfagent.agent.cli.eval_commands import eval_group
 from tfagent.agent.core.defaults import BASELINE_STRATEGY, LADDER_STRATEGY
 from tfagent.agent.core.types import Endpoint
-from tfagent.agent.model.testing import ScriptedServer
-from tfagent.evals import ladder as ladder_module
-from tfagent.evals.cli import eval_group
-from tfagent.evals.ladder import LadderOptions, ladder_plan, rung_strategy, with_baselines, with_strategy
-from tfagent.evals.ladder_quant import ImatrixFacts, LadderBuild, Rung, calibration_text, ensure_imatrix
-from tfagent.evals.metrics import AttemptFacts, CellFacts
-from tfagent.evals.metrics_ladder import baseline_pairs, break_even, time_split, wall_split
-from tfagent.evals.runner import run_spec
-from tfagent.evals.suite import load_suite
+from tfagent.agent.fake.server import ScriptedServer
+from tfagent.evals.ladder import run as ladder_module
+from tfagent.evals.ladder.metrics import baseline_pairs, break_even, time_split, wall_split
+from tfagent.evals.ladder.quant import ImatrixFacts, LadderBuild, Rung, calibration_text, ensure_imatrix
+from tfagent.evals.ladder.run import LadderOptions, ladder_plan, rung_strategy, with_baselines, with_strategy
+from tfagent.evals.running.facts import AttemptFacts, CellFacts
+from tfagent.evals.running.runner import run_spec
+from tfagent.evals.tasks.suite import load_suite
 
 from test_eval_runner import BROKEN, GOOD, write_suite
 
@@ -58,16 +58,17 @@ def _rung_endpoints(bpws: dict[str, float], strategy: dict) -> list[Endpoint]:
 
 def test_every_rung_gets_the_ladder_strategy_and_a_flag_overrides_only_its_key(tmp_path):
     assert set(LADDER_STRATEGY) == set(FIELDS) == set(BASELINE_STRATEGY)
-    opts = _opts(tmp_path, strategy={"candidates": 3, "grounding": None})
+    # candidates 2: not the ladder's default (3, the rescue A/B's best arm), so the flag is seen to win
+    opts = _opts(tmp_path, strategy={"candidates": 2, "grounding": None})
     strategy = rung_strategy(opts)
-    assert strategy == {**LADDER_STRATEGY, "candidates": 3}  # None = not given: the default stays
+    assert strategy == {**LADDER_STRATEGY, "candidates": 2}  # None = not given: the default stays
     endpoints = _rung_endpoints({"Q4_K_M": 5.03, "Q2_K": 3.2}, strategy)
     plan = ladder_plan(opts, endpoints)
     stored = {e["name"]: e for e in run_spec(plan)["endpoints"]}
     for endpoint in endpoints:
-        assert _fields(endpoint) == _expected({**LADDER_STRATEGY, "candidates": 3})
+        assert _fields(endpoint) == _expected({**LADDER_STRATEGY, "candidates": 2})
         spec = stored[endpoint.name]
-        assert spec["candidates"] == 3 and spec["grounding"] == LADDER_STRATEGY["grounding"]
+        assert spec["candidates"] == 2 and spec["grounding"] == LADDER_STRATEGY["grounding"]
         assert spec["verify"] == list(LADDER_STRATEGY["verify"]) and spec["autofix"] == LADDER_STRATEGY["autofix"]
 
 
@@ -268,7 +269,7 @@ def fake_ladder(tmp_path, monkeypatch):
         monkeypatch.setattr(ladder_module, "build_ladder", build)
         monkeypatch.setattr(ladder_module, "_serve", serve)
         monkeypatch.setattr(ladder_module, "_stop", lambda running: None)
-        # The baseline's chain without Terraform's validate (no provider here); the rest is today's default.
+        # The baseline's chain without Terraform's validate (no provider here); the rest is the default before issue 19.
         monkeypatch.setattr(ladder_module, "BASELINE_STRATEGY", {**BASELINE_STRATEGY, "verify": ("hcl",)})
         yield SimpleNamespace(server=server, served=served, model=rungs[0].path)
 
@@ -326,7 +327,7 @@ def test_strategy_flags_reach_every_rung_and_the_report_pairs_each_end_with_its_
     md = (out / "report.md").read_text()
     assert "## Arms: strategy, tokens and solved per 1,000 tokens" in md
     assert "| IQ2_M | 2.90 | grounding none; verify hcl; feedback raw; candidates 2; autofix false; constrain off; temperature 0.0" in md
-    assert "## What the strategy buys: each end against today's default on the same rung" in md
+    assert "## What the strategy buys: each end against the old default on the same rung" in md
     assert "| IQ2_M | first try | 4/4 | 2/4 | +50.0" in md
     assert "IQ2_M vs IQ2_M-baseline, first try: lost none; gained t1#0, t3#0" in md
     assert "## Where the time went" in md and "server start" in md

@@ -18,7 +18,9 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.types import ListRootsResult, Root
 
-from tfagent.agent.model.testing import ScriptedServer
+from tfagent.agent.fake.server import ScriptedServer
+
+from conftest import OLD_STRATEGY_TOML
 
 GOOD = '```hcl title="main.tf"\nresource "aws_s3_bucket" "logs" {\n  bucket = "logs"\n}\n```\n'
 BROKEN = '```hcl title="main.tf"\nresource "aws_s3_bucket" "logs" {\n  bucket = \n}\n```\n'
@@ -46,6 +48,13 @@ def text(result) -> str:
 
 @pytest.fixture
 def workspace(tmp_path) -> Path:
+    # The MCP tool takes its loop strategy from the configuration: the one before issue 19 (one request per
+    # attempt, no cards, raw feedback), so these tests count attempts and progress as they are about.
+    from tfagent.agent.core.config import user_config_path
+
+    config = user_config_path()
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text("[defaults]\n" + OLD_STRATEGY_TOML, encoding="utf-8")
     root = tmp_path / "workspace"
     (root / "infra").mkdir(parents=True)
     (root / "infra" / "main.tf").write_text('resource "aws_s3_bucket" "x" {\n  bucket = \n}\n')
@@ -145,9 +154,9 @@ def test_eval_report_refuses_databases_outside_the_roots(workspace, tmp_path):
 
 def test_eval_report_returns_a_stored_runs_summary(workspace):
     from tfagent.agent.core.config import load_config, user_config_path
-    from tfagent.evals.runner import EvalPlan, EvalRunner
-    from tfagent.evals.store import Store
-    from tfagent.evals.suite import load_suite
+    from tfagent.evals.running.runner import EvalPlan, EvalRunner
+    from tfagent.evals.running.store import Store
+    from tfagent.evals.tasks.suite import load_suite
 
     suite_path = workspace / "mini.yaml"
     suite_path.write_text(
@@ -158,7 +167,8 @@ def test_eval_report_returns_a_stored_runs_summary(workspace):
     with ScriptedServer(responder=lambda body: GOOD) as srv:
         config = user_config_path()
         config.parent.mkdir(parents=True, exist_ok=True)
-        config.write_text(f'[endpoints.q4]\nbase_url = "{srv.base_url}"\nmodel = "quant-b"\nbpw = 4.5\n', encoding="utf-8")
+        config.write_text(f'[endpoints.q4]\nbase_url = "{srv.base_url}"\nmodel = "quant-b"\nbpw = 4.5\n{OLD_STRATEGY_TOML}',
+                          encoding="utf-8")
         suite = load_suite(suite_path)
         plan = EvalPlan(suite=suite, tasks=suite.tasks, endpoints=[load_config().endpoints["q4"]], samples=1,
                         max_attempts=2, concurrency=2, reference=None)

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from tfagent.evals.metrics import (
-    AttemptFacts,
-    CellFacts,
+from tfagent.evals.reporting.metrics import (
     mcnemar_exact,
     paired_difference,
     pareto_frontier,
     summarize,
     wilson,
 )
+from tfagent.evals.running.facts import AttemptFacts, CellFacts
 
 
 def test_wilson_matches_hand_computation():

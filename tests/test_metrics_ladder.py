@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from tfagent.evals.metrics import AttemptFacts, CellFacts
-from tfagent.evals.metrics_ladder import (break_even, categories_by_attempt, category_fates, ladder_summary,
+from tfagent.evals.running.facts import AttemptFacts, CellFacts
+from tfagent.evals.ladder.metrics import (break_even, categories_by_attempt, category_fates, ladder_summary,
                                           one_sided_worse_p)
 
 

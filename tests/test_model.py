@@ -12,7 +12,7 @@ import pytest
 
 from tfagent.agent.model.client import ModelClient, ModelError, ServerUnreachable
 from tfagent.agent.model.sse import StreamCollector as _StreamCollector
-from tfagent.agent.model.testing import ScriptedReply, ScriptedServer
+from tfagent.agent.fake.server import ScriptedReply, ScriptedServer
 from tfagent.agent.core.types import Endpoint
 
 USER = [{"role": "system", "content": "You write Terraform."}, {"role": "user", "content": "a private S3 bucket"}]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from click.testing import CliRunner
 
 from tfagent.agent.cli import main
-from tfagent.agent.core.console import make_console
+from tfagent.agent.cli.console import make_console
 
 
 def test_long_error_message_is_one_line_at_any_width(monkeypatch):

@@ -66,7 +66,7 @@ def test_terraform_versions_without_terraform_data_are_not_deferred():
 @pytest.fixture
 def options(aws_mirror, tmp_path):
     return VerifyOptions(provider_mirror=aws_mirror, offline_aws=True, artifacts_dir=tmp_path / "artifacts",
-                         extra={"terraform_cache_dir": str(tmp_path / "cache"), "defer_data_sources": True})
+                         terraform_cache_dir=str(tmp_path / "cache"), defer_data_sources=True)
 
 
 def test_plan_reads_api_data_sources_at_apply_and_writes_a_clean_plan_json(tmp_path, options):

@@ -1,10 +1,12 @@
 """One real, pip-installed third-party package adds a verifier, a forge and a server backend — each
-one file plus an entry point, no edit to tfagent — and each is then used."""
+one file plus an entry point, no edit to tfagent — and each is then used. It also registers one broken
+entry point in each group: the one plugin loader reports each the same way and keeps the others."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -57,15 +59,18 @@ class TinyForge:
         self.client.close()
 '''
 
+BROKEN = "tfagent_extras_gone:Nothing"  # a module the package does not ship
+
+
 @pytest.fixture(scope="module")
 def plugin_path(tmp_path_factory) -> Path:
     # The verifier and the backend are the ones test_plugins / test_serving_backends install alone.
     return install_plugin_package(
         tmp_path_factory, "tfagent-extras", "0.2.0",
         {"tfagent_extras_verifier": VERIFIER, "tfagent_extras_forge": FORGE, "tfagent_extras_backend": BACKEND},
-        {"tfagent.verifiers": {"no-todo": "tfagent_extras_verifier:NoTodo"},
-         "tfagent.forges": {"tinyforge": "tfagent_extras_forge:TinyForge"},
-         "tfagent.serving_backends": {"scripted": "tfagent_extras_backend:ScriptedBackend"}})
+        {"tfagent.verifiers": {"no-todo": "tfagent_extras_verifier:NoTodo", "broken": BROKEN},
+         "tfagent.forges": {"tinyforge": "tfagent_extras_forge:TinyForge", "broken": BROKEN},
+         "tfagent.serving_backends": {"scripted": "tfagent_extras_backend:ScriptedBackend", "broken": BROKEN}})
 
 
 def cli(plugin_path: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -142,3 +147,24 @@ def test_the_packaged_backend_serves(plugin_path, tmp_path):
     finally:
         stopped = cli(plugin_path, "serve", "--stop", "extras", cwd=tmp_path)
     assert stopped.returncode == 0, stopped.stderr
+
+
+def test_a_broken_plugin_is_reported_the_same_way_in_every_group(plugin_path, monkeypatch):
+    from tfagent.agent.publish.forge import forge_class, forges
+    from tfagent.agent.serving.backends import base as backends
+    from tfagent.verifiers import registry
+
+    def message(group: str) -> str:
+        return (f"plugin 'broken' ({BROKEN}, group {group}, from tfagent-extras 0.2.0) failed to load: "
+                "ModuleNotFoundError: No module named 'tfagent_extras_gone'")
+
+    monkeypatch.syspath_prepend(str(plugin_path))
+    verifiers = registry._discover.__wrapped__()  # uncached: read with this test's sys.path
+    assert verifiers["broken"].cls is None and verifiers["broken"].load_error == message("tfagent.verifiers")
+    assert verifiers["no-todo"].cls is not None  # the others still load
+    with pytest.raises(registry.VerifierUnavailable, match=re.escape(message("tfagent.verifiers"))):
+        registry.build_chain(["broken"], requested={"broken"}, registry=verifiers)
+    assert "broken" not in forges() and "tinyforge" in forges()
+    with pytest.raises(ValueError, match=re.escape(message("tfagent.forges"))):
+        forge_class("broken")
+    assert "broken" not in backends.discover() and backends.load_errors["broken"] == message("tfagent.serving_backends")

@@ -116,7 +116,7 @@ def check(root: Path, text: str, prompt: str, plan_options: VerifyOptions | None
 @pytest.fixture
 def plan_options(aws_mirror, tf_cache, tmp_path) -> VerifyOptions:
     return VerifyOptions(provider_mirror=aws_mirror, offline_aws=True, artifacts_dir=tmp_path / "artifacts",
-                         extra={"terraform_cache_dir": str(tf_cache)})
+                         terraform_cache_dir=str(tf_cache))
 
 
 @pytest.mark.parametrize("planned", [False, True], ids=["static", "real-plan"])

@@ -51,7 +51,7 @@ def tf_cache(tmp_path_factory) -> Path:
 @pytest.fixture
 def plan_options(aws_mirror, tf_cache, tmp_path) -> VerifyOptions:
     return VerifyOptions(provider_mirror=aws_mirror, offline_aws=True, artifacts_dir=tmp_path / "artifacts",
-                         builtin_policies=False, extra={"terraform_cache_dir": str(tf_cache)})
+                         builtin_policies=False, terraform_cache_dir=str(tf_cache))
 
 
 def write_folder(root: Path, text: str, name: str = "main.tf") -> Path:

@@ -10,7 +10,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tfagent.agent.model.testing import ScriptedReply
+from tfagent.agent.fake.server import ScriptedReply
+
+from conftest import OLD_STRATEGY_FLAGS
+
+# The feedback alone: one request per attempt, no cards, no renames (the loop before issue 19, but --feedback).
+ONE_SAMPLE = ("--candidates", "1", "--grounding", "none", "--no-autofix")
 
 PROVIDER = ('terraform {\n  required_providers {\n    aws = {\n      source  = "hashicorp/aws"\n'
             '      version = "3.39.0"\n    }\n  }\n}\n\nprovider "aws" {\n  region = "us-east-1"\n}\n\n')
@@ -32,7 +37,7 @@ def test_schema_feedback_retry_extends_the_prefix_and_names_the_fix(scripted_ser
     scripted_server.enqueue(fence(BAD))
     scripted_server.enqueue(fence(GOOD))
     proc = tfagent("create an AWS VPC", "--base-url", scripted_server.base_url, "--model", "m", "--feedback", "schema",
-                   "--provider-mirror", str(aws_mirror), "--json", cwd=tmp_path)
+                   *ONE_SAMPLE, "--provider-mirror", str(aws_mirror), "--json", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr + proc.stdout
     m1, m2 = (r["messages"] for r in scripted_server.chat_requests())
     assert m2[: len(m1)] == m1, "retry must extend the first request byte-for-byte (prefix cache)"
@@ -45,7 +50,7 @@ def test_repeated_reply_escalates_and_samples_hotter_keeping_the_prefix(scripted
     for _ in range(3):
         scripted_server.enqueue(fence(BAD))
     proc = tfagent("create an AWS VPC", "--base-url", scripted_server.base_url, "--model", "m", "--feedback", "schema",
-                   "--provider-mirror", str(aws_mirror), "--json", cwd=tmp_path)
+                   *ONE_SAMPLE, "--provider-mirror", str(aws_mirror), "--json", cwd=tmp_path)
     assert proc.returncode == 1, proc.stderr
     attempts = json.loads(proc.stdout)["attempts"]
     assert [a["repeat"] for a in attempts] == [None, "same_reply", "same_reply"]
@@ -64,7 +69,7 @@ def test_restate_answers_a_byte_identical_reply_with_one_fresh_turn(scripted_ser
         scripted_server.enqueue(fence(BAD))
     scripted_server.enqueue(fence(GOOD))
     proc = tfagent("create an AWS VPC", "--base-url", scripted_server.base_url, "--model", "m", "--feedback", "restate",
-                   "--max-attempts", "4", "--provider-mirror", str(aws_mirror), "--json", cwd=tmp_path)
+                   *ONE_SAMPLE, "--max-attempts", "4", "--provider-mirror", str(aws_mirror), "--json", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr + proc.stdout
     attempts = json.loads(proc.stdout)["attempts"]
     assert [a["repeat"] for a in attempts] == [None, "same_reply", "same_reply", None]
@@ -92,7 +97,7 @@ def test_escalation_seeds_differ_per_task_and_attempt_and_are_reproducible():
 def test_grammar_is_sent_and_a_rejecting_server_gets_the_fallback(scripted_server, aws_mirror, tmp_path):
     scripted_server.enqueue(fence(GOOD))
     proc = tfagent("create an AWS VPC", "--base-url", scripted_server.base_url, "--model", "m", "--constrain", "schema",
-                   "--provider-mirror", str(aws_mirror), "--json", cwd=tmp_path)
+                   *OLD_STRATEGY_FLAGS, "--provider-mirror", str(aws_mirror), "--json", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     grammar = scripted_server.chat_requests()[0]["grammar"]
     assert grammar.startswith("root ::=") and '"aws_vpc"' in grammar and "title=" in grammar
@@ -107,7 +112,7 @@ def test_grammar_is_sent_and_a_rejecting_server_gets_the_fallback(scripted_serve
 
     scripted_server.responder = responder
     proc = tfagent("create an AWS VPC", "--base-url", scripted_server.base_url, "--model", "m", "--constrain", "format",
-                   "--provider-mirror", str(aws_mirror), "--out", "second", "--json", cwd=tmp_path)
+                   *OLD_STRATEGY_FLAGS, "--provider-mirror", str(aws_mirror), "--out", "second", "--json", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr + proc.stdout
     doc = json.loads(proc.stdout)
     assert len(rejecting) == 1 and "grammar" not in scripted_server.chat_requests()[-1]

@@ -7,8 +7,9 @@ import json
 
 from rich.console import Console
 
-from tfagent.evals.metrics import AttemptFacts, CellFacts, summarize
-from tfagent.evals.report import render_table, table_rows, write_reports
+from tfagent.evals.reporting.metrics import summarize
+from tfagent.evals.reporting.report import render_table, table_rows, write_reports
+from tfagent.evals.running.facts import AttemptFacts, CellFacts
 
 META = {"run_id": "mini-abc", "suite": "mini", "samples": 1, "max_attempts": 2, "tasks": 4, "complete": 8, "cells": 8,
         "scoring": "run", "attribution": "IaC-Eval (CC-BY-4.0)"}
@@ -104,7 +105,7 @@ def test_tasks_solved_with_autofix_are_counted_apart_from_the_model_alone():
 
 def test_store_reads_autofix_and_candidate_costs_from_the_attempt(tmp_path):
     from tfagent.agent.core.types import Attempt, Usage
-    from tfagent.evals.store import CellKey, Store
+    from tfagent.evals.running.store import CellKey, Store
 
     attempt = Attempt(number=1, messages=[], ok=True, files={"main.tf": "x"}, usage=Usage(300, 33, 0),
                       model_seconds=3.0, autofix=[{"file": "main.tf", "line": 2, "from": "a", "to": "b", "why": "w"}],
@@ -119,7 +120,7 @@ def test_store_reads_autofix_and_candidate_costs_from_the_attempt(tmp_path):
 
 
 def test_arms_section_names_each_strategy_and_solved_per_thousand_tokens():
-    from tfagent.evals.report import arms_markdown, strategy_text
+    from tfagent.evals.reporting.report import arms_markdown, strategy_text
 
     spec = {"name": "full", "params": {"temperature": 0.0, "seed": 0}, "grounding": "schema",
             "verify": ["hcl", "fmt", "validate", "plan"], "feedback": "schema", "candidates": 3, "autofix": True}

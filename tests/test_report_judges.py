@@ -9,10 +9,10 @@ import json
 import pytest
 from click.testing import CliRunner
 
+from tfagent.agent.cli.eval_commands import eval_group
 from tfagent.agent.core.types import Attempt, Usage
-from tfagent.evals.cli import eval_group
-from tfagent.evals.report import markdown, summary_for_run, table_rows, write_reports
-from tfagent.evals.store import CellKey, Store, StoreError
+from tfagent.evals.reporting.report import markdown, summary_for_run, table_rows, write_reports
+from tfagent.evals.running.store import CellKey, Store, StoreError
 from tfagent.verifiers.base import Verdict
 
 SPEC = {"suite": "s", "tasks": [{"id": "t1"}, {"id": "t2"}, {"id": "t3"}], "max_attempts": 2, "samples": 1,

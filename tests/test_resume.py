@@ -12,6 +12,8 @@ import time
 
 from tfagent.agent.loop.runs import RunStore
 
+from conftest import OLD_STRATEGY_FLAGS  # one request per attempt (the loop before issue 19)
+
 GOOD = 'variable "region" {\n  type = string\n}\n'
 BAD = 'variable "region" {\n  type = string\n'
 
@@ -27,7 +29,8 @@ def test_kill_during_attempt_two_then_resume(scripted_server, tmp_path):
     scripted_server.enqueue(fence(GOOD))
     env = {**os.environ, "NO_COLOR": "1"}
     cmd = [sys.executable, "-m", "tfagent.agent.cli"]
-    proc = subprocess.Popen([*cmd, "declare a region variable", "--base-url", scripted_server.base_url, "--verify", "hcl"],
+    proc = subprocess.Popen([*cmd, "declare a region variable", "--base-url", scripted_server.base_url, "--verify", "hcl",
+                             *OLD_STRATEGY_FLAGS],
                             cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while len(scripted_server.chat_requests()) < 2 and time.monotonic() < deadline:

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import OLD_STRATEGY_FLAGS  # one request per attempt (the loop before issue 19)
+
 GOOD = 'resource "aws_s3_bucket" "b" {\n  bucket = "tfagent-demo"\n}\n'
 
 
@@ -23,7 +25,8 @@ def tfagent(*args: str, cwd: Path, timeout: float = 120) -> subprocess.Completed
 def test_runs_show_prints_every_attempts_reply_and_files(scripted_server, tmp_path):
     scripted_server.enqueue("I think [bold]no file[/bold] is needed.")
     scripted_server.enqueue(f'```hcl title="main.tf"\n{GOOD}```\n')
-    done = tfagent("a bucket", "--base-url", scripted_server.base_url, "--verify", "hcl", "--json", cwd=tmp_path)
+    done = tfagent("a bucket", "--base-url", scripted_server.base_url, "--verify", "hcl", "--json", *OLD_STRATEGY_FLAGS,
+                   cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     run_id = json.loads(done.stdout)["run_id"]
     shown = tfagent("runs", "show", run_id, cwd=tmp_path)

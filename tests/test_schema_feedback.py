@@ -11,7 +11,7 @@ from tfagent.agent.loop.schema_feedback import (SAME_ERRORS, SAME_REPLY, build_s
                                                 enclosing, repeat_kind)
 from tfagent.verifiers.base import VerifyContext, VerifyOptions, error
 from tfagent.verifiers.registry import build_chain
-from tfagent.verifiers.terraform.schema_index import SCHEMA_ARTIFACT, WANT_OPTION, load_index
+from tfagent.verifiers.terraform.schema_index import SCHEMA_ARTIFACT, load_index
 
 HEAD = ('terraform {\n  required_providers {\n    aws = {\n      source  = "hashicorp/aws"\n'
         '      version = "3.39.0"\n    }\n  }\n}\n\n')
@@ -51,7 +51,7 @@ def verify(body: str, mirror: Path, tmp_path: Path):
     work = tmp_path / "work"
     work.mkdir(exist_ok=True)
     (work / "main.tf").write_text(HEAD + body)
-    options = VerifyOptions(provider_mirror=mirror, extra={WANT_OPTION: True})
+    options = VerifyOptions(provider_mirror=mirror, schema_index=True)
     verdicts = build_chain(["hcl", "fmt", "validate"], set()).run(VerifyContext(work, options), fail_fast=True)
     files = {"main.tf": (work / "main.tf").read_text()}
     index = next((load_index(v.artifacts[SCHEMA_ARTIFACT]) for v in verdicts if SCHEMA_ARTIFACT in v.artifacts), None)

@@ -9,7 +9,9 @@ from tfagent.agent.loop.graph import run_agent
 from tfagent.agent.loop.state import RunRequest
 from tfagent.agent.model.client import ModelClient, ModelError, ServerUnreachable
 from tfagent.agent.model.pool import ClientPool
-from tfagent.agent.model.scripted_transport import ScriptedTransport
+from tfagent.agent.fake.transport import ScriptedTransport
+
+from conftest import OLD_STRATEGY  # one request per attempt (the loop before issue 19)
 
 USER = [{"role": "user", "content": "a private S3 bucket"}]
 GOOD = '```hcl\n# file: main.tf\nvariable "name" {\n  type = string\n}\n```'
@@ -89,7 +91,7 @@ def test_the_loop_runs_to_a_verdict_in_process_through_a_pool():
     with ClientPool(transport=transport) as pool:
         client = pool.get(endpoint)
         assert pool.get(endpoint) is client  # one client per endpoint for the pool's life
-        result = run_agent(RunRequest(prompt="a variable", endpoint=endpoint, chain=["hcl"], max_attempts=3),
+        result = run_agent(RunRequest(prompt="a variable", endpoint=endpoint, chain=["hcl"], max_attempts=3, **OLD_STRATEGY),
                            client=client)
     assert result.ok and len(result.attempts) == 2
     assert "main.tf" in result.files and client._http.is_closed  # closed with the pool

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from conftest import OLD_STRATEGY_FLAGS  # one request per attempt (the loop before issue 19)
 from forge_fake import GH_TOKEN
 from test_git import GITHUB_URL, git, remote_branches, repos  # noqa: F401  (fixtures)
 from tfagent.agent.core import secrets
@@ -107,7 +108,7 @@ def test_quoted_echoed_and_hardcoded_secrets_reach_no_request_store_output_commi
     scripted_server.enqueue(HARDCODED)
     scripted_server.enqueue(CLEAN)
     done = _tfagent(f"a sensitive variable token; my keys are {QUOTED}", "--base-url", scripted_server.base_url,
-                    "--model", "scripted", "--verify", "hcl", "--pr", cwd=work, env=env)
+                    "--model", "scripted", "--verify", "hcl", "--pr", *OLD_STRATEGY_FLAGS, cwd=work, env=env)
     assert done.returncode == 0, done.stderr
     _no_secret_in(done.stdout + done.stderr, "the CLI's output")
     # the model: two requests, the second carrying the feedback and the (redacted) echo
@@ -144,7 +145,7 @@ def test_a_reply_that_only_hardcodes_secrets_is_never_written_committed_or_pushe
     for _ in range(2):
         scripted_server.enqueue(HARDCODED)
     done = _tfagent("a variable token", "--base-url", scripted_server.base_url, "--model", "scripted", "--verify",
-                    "hcl", "--max-attempts", "2", "--pr", cwd=work, env=env)
+                    "hcl", "--max-attempts", "2", "--pr", *OLD_STRATEGY_FLAGS, cwd=work, env=env)
     assert done.returncode == 1, done.stdout + done.stderr
     assert remote_branches(bare) == ["refs/heads/main"] and forge_server.calls("POST") == []
     assert git(work, "status", "--porcelain") == "" and not (work / "infra").exists()
@@ -162,7 +163,8 @@ def test_json_output_and_out_folder_without_git(scripted_server, tmp_path, monke
     scripted_server.enqueue(CLEAN)
     with caplog.at_level(logging.DEBUG):
         result = CliRunner().invoke(main, ["run", f"a variable; keys {QUOTED}", "--base-url", scripted_server.base_url,
-                                           "--model", "scripted", "--verify", "hcl", "--json", "--out", "infra"])
+                                           "--model", "scripted", "--verify", "hcl", "--json", "--out", "infra",
+                                           *OLD_STRATEGY_FLAGS])
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     assert doc["ok"] and doc["attempts"][0]["reply_diagnostics"][0]["category"] == "secret"
@@ -181,7 +183,7 @@ def test_an_api_key_from_a_flag_is_redacted_too(scripted_server, tmp_path, monke
     scripted_server.enqueue(f"Using {flag_key}\n" + '```hcl title="main.tf"\nvariable "x" {}\n```\n')
     result = CliRunner().invoke(main, ["run", f"a variable; the key is {flag_key}", "--base-url",
                                        scripted_server.base_url, "--model", "scripted", "--api-key", flag_key,
-                                       "--verify", "hcl", "--json"])
+                                       "--verify", "hcl", "--json", *OLD_STRATEGY_FLAGS])
     assert result.exit_code == 0, result.output
     assert flag_key not in result.output
     [request] = scripted_server.requests

@@ -34,12 +34,12 @@ PLUGIN = textwrap.dedent('''
             return True, ""
 
         def origin(self):
-            return "tfagent.agent.model.testing_cli"
+            return "tfagent.agent.fake.cli"
 
         def argv(self, model, alias, opts):
             replies = Path(str(model) + ".replies.json")
             replies.write_text(json.dumps(["hello from the plugin"]))
-            return [sys.executable, "-m", "tfagent.agent.model.testing_cli", "--host", opts.host,
+            return [sys.executable, "-m", "tfagent.agent.fake.cli", "--host", opts.host,
                     "--port", str(opts.port), "--model", alias, "--reply-file", str(replies)]
 
         def notes(self, opts):
@@ -75,7 +75,7 @@ def test_an_external_backend_serves_registers_and_stops(plugin_path, tmp_path):
                              env=env, capture_output=True, text=True, timeout=120)
     try:
         assert started.returncode == 0, started.stdout + started.stderr
-        assert "backend scripted (tfagent.agent.model.testing_cli)" in started.stderr
+        assert "backend scripted (tfagent.agent.fake.cli)" in started.stderr
         assert "note: the scripted backend ignores --ctx" in started.stderr
         reply = httpx.post(f"http://127.0.0.1:{port}/v1/chat/completions", timeout=10,
                            json={"model": "plug-model", "messages": [{"role": "user", "content": "hi"}]}).json()

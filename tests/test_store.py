@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from tfagent.agent.core.types import Attempt, Usage
-from tfagent.evals.store import CellKey, Store, StoreError
+from tfagent.evals.running.store import CellKey, Store, StoreError
 from tfagent.verifiers.base import Verdict, error
 
 SPEC = {"suite": "s", "tasks": [{"id": "t1"}], "endpoints": [{"name": "A", "bpw": 2.0}], "samples": 1, "max_attempts": 3}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tfagent.evals.suite import SuiteError, list_suites, load_suite, shipped_suites_dir
+from tfagent.evals.tasks.suite import SuiteError, list_suites, load_suite, shipped_suites_dir
 
 
 def write(path: Path, text: str) -> Path:

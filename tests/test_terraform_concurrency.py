@@ -40,7 +40,7 @@ from tfagent.verifiers.terraform.validate import TerraformValidate
 jobs = json.loads(sys.argv[1])
 def one(job):
     options = VerifyOptions(provider_mirror=Path(job["mirror"]), offline_aws=True,
-                            artifacts_dir=Path(job["artifacts"]), extra=job["extra"])
+                            artifacts_dir=Path(job["artifacts"]), **job["extra"])
     verifier = TerraformPlan() if job["verifier"] == "plan" else TerraformValidate()
     verdict = verifier.verify(VerifyContext(Path(job["folder"]), options))
     return [verdict.ok, [d.summary for d in verdict.errors], verdict.note]
@@ -72,7 +72,7 @@ def _expected(case: dict) -> list:
 
 def _verify_in_thread(case: dict, mirror: Path, extra: dict) -> list:
     options = VerifyOptions(provider_mirror=mirror, offline_aws=True, artifacts_dir=Path(case["artifacts"]),
-                            extra=extra)
+                            **extra)
     verifier = TerraformPlan() if case["verifier"] == "plan" else TerraformValidate()
     verdict = verifier.verify(VerifyContext(Path(case["folder"]), options))
     return [verdict.ok, [d.summary for d in verdict.errors], verdict.note]
@@ -136,7 +136,7 @@ def test_burst_of_threads_and_processes_on_a_cold_cache_all_succeed(engine, aws_
 
 def test_a_broken_cache_entry_is_rebuilt_not_used(aws_mirror, tmp_path):
     cache = tmp_path / "cache"
-    options = VerifyOptions(provider_mirror=aws_mirror, extra={"terraform_cache_dir": str(cache)})
+    options = VerifyOptions(provider_mirror=aws_mirror, terraform_cache_dir=str(cache))
     folder = tmp_path / "attempt"
     folder.mkdir()
     (folder / "main.tf").write_text(REQUIREMENTS["pinned"] + BAD)
@@ -172,7 +172,7 @@ def test_an_unpacked_mirror_is_linked_directly_and_reused(aws_mirror, tmp_path):
     for path in platform_dir.iterdir():
         path.chmod(0o755)
     cache = tmp_path / "cache"
-    options = VerifyOptions(provider_mirror=unpacked, extra={"terraform_cache_dir": str(cache)})
+    options = VerifyOptions(provider_mirror=unpacked, terraform_cache_dir=str(cache))
     folders = []
     for name in ("first", "second"):
         folder = tmp_path / name

@@ -4,6 +4,7 @@ aws 3.39.0 provider from the offline mirror fixture."""
 from __future__ import annotations
 
 import os
+import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -122,7 +123,7 @@ data "s3_object" "o" {}
 
 
 def test_init_runs_once_per_requirement_set_and_is_reused(aws_mirror, tmp_path):
-    options = VerifyOptions(provider_mirror=aws_mirror, extra={"terraform_cache_dir": str(tmp_path / "cache")})
+    options = VerifyOptions(provider_mirror=aws_mirror, terraform_cache_dir=str(tmp_path / "cache"))
     engine = TerraformEngine.for_options(options)
     assert TerraformEngine.for_options(options) is engine  # shared
     first = engine.init_for(write(tmp_path / "a1", PINNED + 'resource "aws_s3_bucket" "b" { bucket = "x" }\n'))
@@ -141,7 +142,7 @@ def test_init_runs_once_per_requirement_set_and_is_reused(aws_mirror, tmp_path):
 
 def test_verification_never_touches_the_models_folder(aws_mirror, tmp_path, shared_cache):
     folder = write(tmp_path / "attempt", PINNED + 'resource "aws_s3_bucket" "b" { bucket = "x" }\n')
-    options = VerifyOptions(provider_mirror=aws_mirror, extra={"terraform_cache_dir": shared_cache})
+    options = VerifyOptions(provider_mirror=aws_mirror, terraform_cache_dir=shared_cache)
     verdict = TerraformValidate().verify(VerifyContext(folder, options))
     assert verdict.ok, verdict.diagnostics
     assert sorted(os.listdir(folder)) == ["main.tf"]
@@ -151,7 +152,7 @@ def test_verification_never_touches_the_models_folder(aws_mirror, tmp_path, shar
 def test_embedded_engine_validates_with_the_real_provider(aws_mirror, tmp_path, shared_cache):
     folder = write(tmp_path / "attempt", PINNED + 'resource "aws_s3_bucket" "b" {\n  bukket = "x"\n}\n')
     options = VerifyOptions(provider_mirror=aws_mirror,
-                            extra={"terraform": "embedded", "terraform_cache_dir": shared_cache})
+                            terraform="embedded", terraform_cache_dir=shared_cache)
     engine = TerraformEngine.for_options(options)
     assert engine.kind == EMBEDDED and engine.version.startswith("1.")
     verdict = TerraformValidate().verify(VerifyContext(folder, options))
@@ -163,7 +164,7 @@ def test_embedded_engine_validates_with_the_real_provider(aws_mirror, tmp_path, 
 
 def test_embedded_engine_is_safe_to_use_from_several_threads(aws_mirror, tmp_path, shared_cache):
     options = VerifyOptions(provider_mirror=aws_mirror,
-                            extra={"terraform": "embedded", "terraform_cache_dir": shared_cache})
+                            terraform="embedded", terraform_cache_dir=shared_cache)
     folders = {
         "bukket": write(tmp_path / "a", PINNED + 'resource "aws_s3_bucket" "b" {\n  bukket = "x"\n}\n'),
         "ok": write(tmp_path / "b", PINNED + 'resource "aws_s3_bucket" "b" {\n  bucket = "x"\n}\n'),
@@ -183,7 +184,37 @@ def test_embedded_engine_is_safe_to_use_from_several_threads(aws_mirror, tmp_pat
 def test_local_modules_are_installed_and_validated(aws_mirror, tmp_path, shared_cache):
     folder = write(tmp_path / "attempt", PINNED + 'module "store" {\n  source = "./modules/store"\n}\n')
     write(folder / "modules" / "store", 'resource "aws_s3_bucket" "b" {\n  bukket = "x"\n}\n')
-    options = VerifyOptions(provider_mirror=aws_mirror, extra={"terraform_cache_dir": shared_cache})
+    options = VerifyOptions(provider_mirror=aws_mirror, terraform_cache_dir=shared_cache)
     verdict = TerraformValidate().verify(VerifyContext(folder, options))
     [diag] = verdict.diagnostics
     assert (diag.summary, diag.file, diag.line) == ("Unsupported argument", "modules/store/main.tf", 2)
+
+
+UNPINNED = 'resource "aws_s3_bucket" "b" {\n  bucket = "x"\n}\n'
+
+
+def test_a_folders_own_lock_file_decides_the_provider_version(aws_mirror, tmp_path):
+    """An existing folder (``--in``) is verified with the providers its lock file pins, not the newest."""
+    options = VerifyOptions(provider_mirror=aws_mirror, terraform_cache_dir=str(tmp_path / "cache"))
+    engine = TerraformEngine.for_options(options)
+    plain = engine.init_for(write(tmp_path / "plain", UNPINNED))
+    assert plain.ok, plain.output
+    lock = (plain.data_dir / ".terraform.lock.hcl").read_text()
+    assert re.search(r'version\s*=\s*"3\.39\.0"', lock), lock
+
+    locked = write(tmp_path / "locked", UNPINNED)
+    (locked / ".terraform.lock.hcl").write_text(lock)
+    honoured = engine.init_for(locked)
+    assert honoured.ok and not honoured.reused, "a lock file is part of the init key"
+    verdict = TerraformValidate().verify(VerifyContext(locked, options))
+    assert verdict.ok, verdict.diagnostics
+    assert (locked / ".terraform.lock.hcl").read_text() == lock, "the folder's own lock file is never rewritten"
+
+    # A lock pinning a version the mirror does not carry fails init naming that version, where the
+    # same configuration without the lock file would have taken 3.39.0.
+    stale = write(tmp_path / "stale", UNPINNED)
+    (stale / ".terraform.lock.hcl").write_text(
+        'provider "registry.terraform.io/hashicorp/aws" {\n  version = "3.38.0"\n}\n')
+    refused = engine.init_for(stale)
+    assert not refused.ok
+    assert "3.38.0" in refused.output

@@ -12,8 +12,8 @@ import httpx
 import openai
 import pytest
 
-from tfagent.agent.model.testing import NO_REPLY_MESSAGE, ScriptedReply, ScriptedServer
-from tfagent.agent.model.testing_cli import load_reply_file
+from tfagent.agent.fake.server import NO_REPLY_MESSAGE, ScriptedReply, ScriptedServer
+from tfagent.agent.fake.cli import load_reply_file
 
 USER = [{"role": "user", "content": "a private S3 bucket"}]
 HTTP = httpx.Client(timeout=10)  # one pool for the module: a new client per call costs ~50 ms (TLS setup)
@@ -276,7 +276,7 @@ def test_reply_file_loading_and_errors(tmp_path):
 def test_command_line_serves_a_reply_file(tmp_path):
     replies = tmp_path / "replies.json"
     replies.write_text(json.dumps(["hello from the file"]))
-    command = [sys.executable, "-m", "tfagent.agent.model.testing_cli", "--reply-file", str(replies)]
+    command = [sys.executable, "-m", "tfagent.agent.fake.cli", "--reply-file", str(replies)]
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
         try:
             base_url = proc.stdout.readline().strip()
@@ -292,7 +292,7 @@ def test_command_line_serves_a_reply_file(tmp_path):
 def test_command_line_rejects_a_bad_reply_file(tmp_path):
     replies = tmp_path / "replies.json"
     replies.write_text("{}")
-    proc = subprocess.run([sys.executable, "-m", "tfagent.agent.model.testing_cli", "--reply-file", str(replies)],
+    proc = subprocess.run([sys.executable, "-m", "tfagent.agent.fake.cli", "--reply-file", str(replies)],
                           capture_output=True, text=True, timeout=30)
     assert proc.returncode == 2
     assert f"reply file {replies}: must hold a JSON list" in proc.stderr

@@ -32,7 +32,7 @@ def tf_cache(tmp_path_factory) -> Path:
 @pytest.fixture
 def options(aws_mirror, tf_cache, tmp_path) -> VerifyOptions:
     return VerifyOptions(provider_mirror=aws_mirror, offline_aws=True, artifacts_dir=tmp_path / "artifacts",
-                         extra={"terraform_cache_dir": str(tf_cache)})
+                         terraform_cache_dir=str(tf_cache))
 
 
 def folder_with(tmp_path: Path, text: str, name: str = "main.tf") -> Path:
@@ -97,7 +97,7 @@ def test_fmt_on_unparsable_file_fails_with_location(tmp_path, options):
 
 
 def test_fmt_through_the_embedded_engine(tmp_path, options):
-    options.extra["terraform"] = "embedded"
+    options.terraform = "embedded"
     folder = folder_with(tmp_path, 'variable "x" {\ndefault = 1\n}\n')
     verdict, _ = run(TerraformFmt(), folder, options)
     assert verdict.ok and verdict.note == "formatted: main.tf"
@@ -177,7 +177,7 @@ def test_validate_a_provider_name_terraform_rejects_is_reported_where_the_model_
     # writes; copying the bad name into it made init fail on that file ("requirements.tf line 4"), a
     # place the model never saw. The name is left out of init, and validate reports it in main.tf.
     if engine == "embedded":
-        options.extra["terraform"] = "embedded"
+        options.terraform = "embedded"
     folder = folder_with(tmp_path, block + '\nresource "aws_s3_bucket" "b" {\n  bucket = "x"\n}\n')
     verdict, _ = run(TerraformValidate(), folder, options)
     assert not verdict.ok

@@ -116,7 +116,9 @@ class Verdict:
 
 @dataclass
 class VerifyOptions:
-    """Everything a verifier may need besides the files. Unknown extras go in ``extra``."""
+    """Everything a verifier may need besides the files, as typed fields (``agent/core/verify_options.py``
+    builds them from flags, the environment and ``[defaults]``). ``extra`` is only for a third-party
+    verifier's own options, under its own keys: tfagent's verifiers read fields, never ``extra``."""
 
     prompt: str = ""  # the user's request (intent selection for policy checks)
     mode: str = "terraform"  # "terraform" | "code"
@@ -129,7 +131,26 @@ class VerifyOptions:
     tests: Path | None = None  # code mode: the user's tests (never editable by the model)
     artifacts_dir: Path | None = None  # where verifiers save things users keep (plan.json)
     timeout: float = VERIFY_TIMEOUT  # seconds per external command
-    extra: dict[str, Any] = field(default_factory=dict)
+    # Terraform (fmt, validate, plan)
+    terraform: str | None = None  # --terraform: a binary path, `tofu` or `embedded` (None: terraform/tofu on PATH, else embedded)
+    terraform_cache_dir: Path | None = None  # init and schema cache (None: tfagent's cache folder)
+    defer_data_sources: bool = False  # offline: data sources needing the AWS API are read at apply time (plan_defer)
+    schema_index: bool = False  # validate attaches the provider schema index (--feedback schema, --autofix)
+    # generated code (compile, tests)
+    sandbox: str | None = None  # --sandbox level (None: auto, the best that works, else refuse)
+    test_timeout: float | None = None  # seconds for the tests (None: the smaller of timeout and the tests' default)
+    show_tests: bool = True  # the first request shows the tests' content (an eval's hidden tests: False)
+    # scanners
+    checkov_checks: list[str] = field(default_factory=list)  # checkov --check (ids or severities)
+    checkov_skip_checks: list[str] = field(default_factory=list)  # checkov --skip-check
+    trivy_severity: str | None = None  # trivy --severity, e.g. "HIGH,CRITICAL"
+    extra: dict[str, Any] = field(default_factory=dict)  # a third-party verifier's own options
+
+    def __post_init__(self) -> None:
+        typed = sorted(set(self.extra) & set(self.__dataclass_fields__))
+        if typed:  # an option that used to travel in extra: say where it went rather than ignore it
+            raise TypeError(f"VerifyOptions.extra is for third-party verifiers' own options; {', '.join(typed)} "
+                            f"is a field: VerifyOptions({typed[0]}=...)")
 
 
 @dataclass

@@ -1,15 +1,16 @@
 """Finding verifiers (entry points) and running a chain of them.
 
 Built-ins are declared in tfagent's own pyproject under ``[project.entry-points."tfagent.verifiers"]``
-— the same way a third-party package adds one — so there is one discovery path, not two.
+— the same way a third-party package adds one — and every group is read by the one plugin loader
+(``tfagent.agent.core.plugins``), so there is one discovery path, not two.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib.metadata import entry_points
 
+from tfagent.agent.core.plugins import load_entry_points
 from tfagent.prompts import render_line
 from tfagent.verifiers.base import Verdict, Verifier, VerifyContext, error
 
@@ -34,7 +35,7 @@ class VerifierInfo:
     cls: type[Verifier] | None
     origin: str  # distribution name and version, e.g. "tfagent 0.1.0"
     target: str  # "module:attr"
-    load_error: str = ""
+    load_error: str = ""  # the plugin loader's one message for a broken plugin
 
 
 def discover() -> dict[str, VerifierInfo]:
@@ -47,16 +48,7 @@ def discover() -> dict[str, VerifierInfo]:
 
 @lru_cache(maxsize=1)
 def _discover() -> dict[str, VerifierInfo]:
-    found: dict[str, VerifierInfo] = {}
-    for ep in entry_points(group=GROUP):
-        dist = getattr(ep, "dist", None)
-        origin = f"{dist.name} {dist.version}" if dist is not None else "unknown"
-        try:
-            cls = ep.load()
-            found[ep.name] = VerifierInfo(ep.name, cls, origin, ep.value)
-        except Exception as exc:  # a broken plugin must not hide the others; it is reported
-            found[ep.name] = VerifierInfo(ep.name, None, origin, ep.value, f"{type(exc).__name__}: {exc}")
-    return found
+    return {name: VerifierInfo(name, p.obj, p.origin, p.target, p.error) for name, p in load_entry_points(GROUP).items()}
 
 
 def parse_chain(text: str | list[str]) -> list[str]:
@@ -136,7 +128,7 @@ def build_chain(
             known = ", ".join(sorted(registry)) or "none"
             raise UnknownVerifier(f"unknown verifier {name!r} (known: {known})")
         if info.cls is None:
-            reason = f"failed to load {info.target}: {info.load_error}"
+            reason = info.load_error or f"{info.target} did not load"
             if name in requested:
                 raise VerifierUnavailable(f"verifier {name!r} cannot run here: {reason}")
             chain.skipped[name] = reason

@@ -1,6 +1,6 @@
 """Undecided: when the machine, not the files, stopped a verifier from deciding (pure; no I/O).
 
-The eval's judge (``evals/judge.py``) and ``tfagent verify`` (exit code ``EXIT_ENVIRONMENT``) read the
+The eval's judge (``evals/judging/judge.py``) and ``tfagent verify`` (exit code ``EXIT_ENVIRONMENT``) read the
 same causes from a verdict's diagnostics:
 
 - a provider that exists in the public registry but cannot be installed here (not in the provider
@@ -54,6 +54,16 @@ def undecided_reason(verdict: Verdict, workdir: Path | str) -> str | None:
         if diag.rule and diag.summary == render_line("diag_rego_unsupported_builtin", builtin=diag.rule):
             return f"Rego builtin {diag.rule} is not supported by regopy: the policy was not evaluated"
     return None
+
+
+def folder_undecided(verdicts: list[Verdict], workdir: Path | str) -> str | None:
+    """Why the machine, not the files, left a folder's result open: every failed stage failed for an
+    environment reason, or a passed stage could not run a check."""
+    failed = [v for v in verdicts if not v.ok]
+    reasons = [undecided_reason(v, workdir) for v in (failed or verdicts)]
+    if failed:
+        return reasons[0] if all(reasons) else None
+    return next((r for r in reasons if r), None)
 
 
 def outside(path: str, workdir: Path) -> bool:

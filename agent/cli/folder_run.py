@@ -19,7 +19,7 @@ from rich.text import Text
 from tfagent.agent.core.change import Change, write_change
 from tfagent.agent.core.config import ConfigError
 from tfagent.agent.core.exits import EXIT_OK, EXIT_UNVERIFIED, EXIT_USAGE
-from tfagent.agent.core.console import fail
+from tfagent.agent.cli.console import fail
 from tfagent.agent.core.output import OutputError
 from tfagent.agent.core.secrets import redact, redact_obj
 from tfagent.agent.core.types import RunResult

@@ -1,9 +1,6 @@
 """Thin CLI: parse flags, call one function, render, exit code.
 
-Exit codes: 0 verified · 1 not verified · 2 usage/config/bad input · 3 model server unreachable ·
-4 forge/git API error · 5 context overflow · 6 environment failure (a provider the registry cannot serve
-without a mirror, Terraform missing, a verifier that crashed or timed out: the machine, not the model;
-the run stops at once and the model is never asked to fix it).
+Exit codes: agent/core/exits.py is the one table (0 verified … 6 environment failure, each with when).
 """
 
 from __future__ import annotations
@@ -15,11 +12,23 @@ from typing import Any
 
 import click
 
-from tfagent.agent.core.click_groups import DefaultLazyGroup
-from tfagent.agent.core.console import fail, out_console
+from tfagent.agent.cli.click_groups import DefaultLazyGroup
+from tfagent.agent.cli.console import fail, out_console
 from tfagent.agent.core.defaults import DEFAULT_CHAIN
 from tfagent.agent.core.exits import EXIT_USAGE
-from tfagent.agent.core.defaults import CONSTRAIN_MODES, DEFAULT_FEEDBACK, DEFAULT_GROUNDING, FEEDBACK_STYLES, GROUNDING_MODES, MAX_CANDIDATES
+from tfagent.agent.core.defaults import (CONSTRAIN_MODES, DEFAULT_AUTOFIX, DEFAULT_CANDIDATES, DEFAULT_FEEDBACK,
+                                         DEFAULT_GROUNDING, FEEDBACK_STYLES, GROUNDING_MODES, MAX_CANDIDATES)
+
+# `tfagent run --help`: what the default strategy does and how to get the loop before issue 19 back.
+RUN_HELP = (
+    "Write Terraform for PROMPT and verify it.\n\n"
+    "By default (the rescue A/B's best arm, docs/results/rescue-ab-1.5b-40) the first request carries cards of "
+    "the provider schema for the resource types the sentence needs (--grounding schema; from --provider-mirror, "
+    f"else the registry), {DEFAULT_CANDIDATES} samples of it are verified and the first that verifies wins "
+    f"(--candidates {DEFAULT_CANDIDATES}), retries get the schema's fixes (--feedback {DEFAULT_FEEDBACK}) and renames "
+    "Terraform names are applied (--autofix). The loop before issue 19: --grounding none --feedback raw "
+    "--candidates 1 --no-autofix (or the same keys in [defaults]).")
+
 
 def _escape(text: str) -> str:
     """User- and config-derived text shown through rich: brackets are text, never markup."""
@@ -31,12 +40,12 @@ def _escape(text: str) -> str:
 # Commands that live in their own modules, imported only when used; the third field is the line
 # `tfagent --help` shows, so listing them imports none of them (a test checks it matches).
 LAZY_COMMANDS = {
-    "eval": ("tfagent.evals.cli", "eval_group", "Measure endpoints (quants) on a suite: first try vs with retries, paired against a reference."),
+    "eval": ("tfagent.agent.cli.eval_commands", "eval_group", "Measure endpoints (quants) on a suite: first try vs with retries, paired against a reference."),
     "serve": ("tfagent.agent.serving.serve", "serve_command",
               "Serve MODEL.gguf (or a --ladder of them) on 127.0.0.1 and register it as an endpoint."),
     "quantize": ("tfagent.agent.serving.quantize", "quantize_command",
                  "Write one GGUF per quantization type into --out and report each one's size and bits per weight."),
-    "bench": ("tfagent.agent.serving.bench", "bench_command",
+    "bench": ("tfagent.agent.cli.bench", "bench_command",
               "Measure ENDPOINT (a configured name or a base URL): tok/s, TTFT and latency percentiles, errors."),
     "model": ("tfagent.agent.serving.localmodel", "localmodel_group", "Demo models and an offline aws provider, from package registries."),
     "mcp": ("tfagent.agent.cli.mcp_server", "mcp_command",
@@ -76,7 +85,7 @@ def model_options(f):
         click.option("--verify", "verify_chain", help="Comma-separated verifier chain (default per mode)."),
         click.option("--feedback", type=click.Choice(FEEDBACK_STYLES), default=None,
                      help=("Retry feedback: Terraform's words (raw), + the provider schema's fix (schema), or schema and a "
-                           f"byte-identical reply restated in a fresh turn (restate); default {DEFAULT_FEEDBACK}.")),
+                           f"byte-identical reply restated in a fresh turn (restate); default {DEFAULT_FEEDBACK} (before issue 19: raw).")),
         click.option("--constrain", type=click.Choice(CONSTRAIN_MODES), default=None,
                      help="Grammar-constrained replies where the server takes a GBNF grammar: the reply format, or + real resource types (default off)."),
         click.option("--seed", type=int, default=None, help="Sampling seed sent to the server (overrides the endpoint's)."),
@@ -84,13 +93,16 @@ def model_options(f):
                      help="Sampling temperature sent to the server (overrides the endpoint's)."),
         click.option("--grounding", type=click.Choice(GROUNDING_MODES), default=None,
                      help="What the first request carries: the sentence alone (none), or + cards of the provider schema "
-                          f"for the resource types the sentence needs (schema); default {DEFAULT_GROUNDING}."),
+                          f"for the resource types the sentence needs (schema; read from --provider-mirror, else the registry); "
+                          f"default {DEFAULT_GROUNDING} (before issue 19: none)."),
         click.option("--candidates", type=click.IntRange(1, MAX_CANDIDATES), default=None,
-                     help="Sample the first request N times (concurrently, temperature > 0, a seed each); the first "
-                          "that verifies wins, else the one with the fewest errors gets the retries (default 1)."),
+                     help="Send the first request N times at once (the first as the endpoint asks it, the others at "
+                          "temperature > 0 with a seed each); the first that verifies wins, else the one with the fewest "
+                          f"errors gets the retries (default {DEFAULT_CANDIDATES}; 1 = one request, as before issue 19)."),
         click.option("--autofix/--no-autofix", default=None,
                      help="When Terraform or the schema names a single replacement (\"Did you mean\"), apply the "
-                          "rename, re-verify once and record it (default off)."),
+                          "rename, re-verify once and record it (default "
+                          f"{'on' if DEFAULT_AUTOFIX else 'off'}; --no-autofix turns it off, as before issue 19)."),
         click.option("--out", type=click.Path(path_type=Path), default=None, help="Output folder (default ./infra)."),
         click.option("--force", is_flag=True, help="Overwrite existing files in --out."),
         click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of tables."),
@@ -121,7 +133,7 @@ def git_option_decorator(f):
     return git_options(f)
 
 
-@main.command("run")
+@main.command("run", help=RUN_HELP)
 @click.argument("prompt", required=False)
 @click.option("--in", "in_dir", type=click.Path(path_type=Path, file_okay=False),
               help="Change the Terraform folder DIR: its files go into the request, the whole of it is verified, "
@@ -129,8 +141,7 @@ def git_option_decorator(f):
 @model_options
 @git_option_decorator
 def run_command(prompt: str | None, **params: Any) -> None:
-    """Write Terraform for PROMPT and verify it."""
-    from tfagent.agent.cli.runner import execute
+    from tfagent.agent.cli.runner import execute  # the help: RUN_HELP
 
     sys.exit(execute(prompt, mode="terraform", lang=None, params=params))
 

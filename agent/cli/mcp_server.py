@@ -16,14 +16,17 @@ temporary folder that is removed, and runs are not recorded in the CLI's run sto
 import json
 import shutil
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import click
 
 from tfagent.agent.cli.mcp_roots import OutsideRoots, confine, copy_confined, roots_from_uris
 from tfagent.agent.core.defaults import DEFAULT_CHAIN
+
+if TYPE_CHECKING:
+    from tfagent.agent.loop.request import RunSettings
 
 DEFAULT_VERIFY = ",".join(DEFAULT_CHAIN["terraform"])  # as `tfagent verify`
 DESCRIPTION = "Serve tfagent over the Model Context Protocol (stdio; --http for streamable HTTP on 127.0.0.1)."
@@ -61,8 +64,10 @@ def build_server(settings: ServerSettings):
     def roots_of(result: ListRootsResult) -> list[Path]:
         return _granted(settings, [str(r.uri) for r in result.roots])
 
-    def options_params(verify: str | None) -> dict[str, Any]:
-        return {"verify_chain": verify, "provider_mirror": settings.provider_mirror, "terraform_bin": settings.terraform_bin}
+    def run_settings(verify: str | None) -> "RunSettings":
+        from tfagent.agent.loop.request import RunSettings
+
+        return RunSettings(verify_chain=verify, provider_mirror=settings.provider_mirror, terraform_bin=settings.terraform_bin)
 
     @server.tool()
     def list_verifiers() -> dict[str, Any]:
@@ -95,7 +100,7 @@ def build_server(settings: ServerSettings):
             raise ToolError(str(exc)) from None
         if folder is not None and not folder.is_dir():
             raise ToolError(f"path {path!r} is not a folder")
-        return await anyio.to_thread.run_sync(lambda: _verify(folder, files, granted, verify, prompt, run_all, options_params(verify)))
+        return await anyio.to_thread.run_sync(lambda: _verify(folder, files, granted, verify, prompt, run_all, run_settings(verify)))
 
     @server.tool()
     async def generate_terraform(ctx: Context, roots: Roots, prompt: str, endpoint: str | None = None,
@@ -105,7 +110,9 @@ def build_server(settings: ServerSettings):
         """Write Terraform for PROMPT with the generate → verify → retry loop on a self-hosted model.
         ``endpoint`` names a configured endpoint (or give ``base_url``/``model``); ``verify`` is the
         chain; ``out``, a folder inside the granted roots, receives the files only if they verified.
-        One progress notification per attempt. API keys come from the server's configuration only."""
+        One progress notification per attempt. API keys come from the server's configuration only, and so
+        does the loop's strategy (the endpoint's fields, else ``[defaults]``, else tfagent's defaults: schema
+        cards in the first request, 3 first samples, schema feedback, autofix)."""
         import anyio
         import anyio.from_thread
 
@@ -115,8 +122,8 @@ def build_server(settings: ServerSettings):
                 target = confine(out, roots_of(roots), what="out")
             except OutsideRoots as exc:
                 raise ToolError(str(exc)) from None
-        params = {**options_params(verify), "endpoint_name": endpoint, "base_url": base_url, "model": model,
-                  "max_attempts": max_attempts, "ready_timeout": ready_timeout}
+        run = replace(run_settings(verify), endpoint_name=endpoint, base_url=base_url, model=model,
+                      max_attempts=max_attempts, ready_timeout=ready_timeout)
 
         total: dict[str, float] = {}
 
@@ -129,7 +136,7 @@ def build_server(settings: ServerSettings):
                 message = f"attempt {attempt.number}: {'verified' if attempt.ok else 'failed'}"
                 anyio.from_thread.run(ctx.report_progress, float(attempt.number), total.get("max"), message)
 
-        return await anyio.to_thread.run_sync(lambda: _generate(prompt, params, target, on_event))
+        return await anyio.to_thread.run_sync(lambda: _generate(prompt, run, target, on_event))
 
     @server.tool()
     async def terraform_schema(sentence: str | None = None, types: list[str] | None = None) -> dict[str, Any]:
@@ -147,9 +154,8 @@ def build_server(settings: ServerSettings):
                     scoring: str = "run") -> dict[str, Any]:
         """The summary of a stored `tfagent eval` run (pass@k per endpoint, retry uplift, flips vs the
         reference). ``db``: an eval database inside the granted roots (default: tfagent's own store)."""
-        from tfagent.evals.cli import default_db
-        from tfagent.evals.report import summary_for_run
-        from tfagent.evals.store import Store, StoreError
+        from tfagent.evals.reporting.report import summary_for_run
+        from tfagent.evals.running.store import Store, StoreError, default_db
 
         try:
             path = confine(db, roots_of(roots), what="db") if db else default_db()
@@ -170,13 +176,13 @@ def build_server(settings: ServerSettings):
 def _schema_cards(sentence: str | None, types: list[str] | None, settings: ServerSettings) -> dict[str, Any]:
     from mcp.server.mcpserver.exceptions import ToolError
 
-    from tfagent.agent.core.verify_options import build_verify_options
+    from tfagent.agent.core.verify_options import VerifySettings, build_verify_options
     from tfagent.agent.loop.grounding import ground, ground_types
     from tfagent.verifiers.terraform.engine import TerraformUnavailable
     from tfagent.verifiers.terraform.schema_index import SchemaIndexError, provider_index
 
     options = build_verify_options(sentence or "", "terraform", None,
-                                   {"provider_mirror": settings.provider_mirror, "terraform_bin": settings.terraform_bin})
+                                   VerifySettings(provider_mirror=settings.provider_mirror, terraform_bin=settings.terraform_bin))
     try:
         index = provider_index(options)
     except (SchemaIndexError, TerraformUnavailable, ValueError) as exc:
@@ -193,51 +199,46 @@ def _schema_cards(sentence: str | None, types: list[str] | None, settings: Serve
 
 
 def _verify(folder: Path | None, files: dict[str, str] | None, roots: list[Path], chain_text: str, prompt: str,
-            run_all: bool, params: dict[str, Any]) -> dict[str, Any]:
+            run_all: bool, settings: "RunSettings") -> dict[str, Any]:
     from mcp.server.mcpserver.exceptions import ToolError
 
-    from tfagent.agent.cli.runner import _options, check_inputs
     from tfagent.agent.core.config import ConfigError
-    from tfagent.agent.core.output import OutputError, write_files
-    from tfagent.verifiers.base import VerifyContext
+    from tfagent.agent.core.output import OutputError
+    from tfagent.agent.core.verify_options import build_verify_options
+    from tfagent.agent.loop.request import check_inputs
     from tfagent.verifiers.registry import UnknownVerifier, VerifierUnavailable, build_chain, parse_chain
+    from tfagent.verifiers.scratch import verify_files
 
     try:
         names = parse_chain(chain_text)
         chain = build_chain(names, requested=set(names))
-        options = _options(prompt, "terraform", None, params, {})
+        options = build_verify_options(prompt, "terraform", None, settings)
         check_inputs(names, options)
     except (UnknownVerifier, VerifierUnavailable, ConfigError) as exc:
         raise ToolError(str(exc)) from None
-    with tempfile.TemporaryDirectory(prefix="tfagent-mcp-verify-") as tmp:
-        work = Path(tmp) / "work"
-        try:
-            if folder is not None:
-                copy_confined(folder, work, roots)
-            else:
-                write_files(work, files or {})
-        except (OutsideRoots, OutputError) as exc:
-            raise ToolError(str(exc)) from None
-        options.artifacts_dir = Path(tmp) / "artifacts"
-        options.artifacts_dir.mkdir()
-        verdicts = chain.run(VerifyContext(workdir=work, options=options), fail_fast=not run_all)
-    ok = all(v.ok for v in verdicts) and len(verdicts) == len(chain.verifiers)
-    return {"ok": ok, "directory": str(folder) if folder else None, "stages": [v.to_dict() for v in verdicts],
-            "skipped_verifiers": dict(chain.skipped)}
+    # a folder is copied refusing any link that leads outside the roots; given files must name paths inside
+    source = (lambda work: copy_confined(folder, work, roots)) if folder is not None else None
+    try:
+        checked = verify_files(chain, files or {}, options, source=source, fail_fast=not run_all)
+    except (OutsideRoots, OutputError) as exc:
+        raise ToolError(str(exc)) from None
+    return {"ok": checked.ok, "directory": str(folder) if folder else None,
+            "stages": [v.to_dict() for v in checked.verdicts], "skipped_verifiers": dict(chain.skipped)}
 
 
-def _generate(prompt: str, params: dict[str, Any], target: Path | None, on_event) -> dict[str, Any]:
+def _generate(prompt: str, settings: "RunSettings", target: Path | None, on_event) -> dict[str, Any]:
     from mcp.server.mcpserver.exceptions import ToolError
 
-    from tfagent.agent.cli.runner import _build_request
     from tfagent.agent.core.config import ConfigError
     from tfagent.agent.core.output import OutputError, write_files
     from tfagent.agent.loop.graph import run_agent
+    from tfagent.agent.loop.request import build_run_request, check_inputs
     from tfagent.agent.model.client import ModelError, ServerUnreachable
     from tfagent.verifiers.registry import UnknownVerifier, VerifierUnavailable
 
     try:
-        request, _ = _build_request(prompt, "terraform", None, params)
+        request = build_run_request(prompt, settings)
+        check_inputs(request.chain, request.options)
     except (ConfigError, UnknownVerifier, VerifierUnavailable, OutputError) as exc:
         raise ToolError(str(exc)) from None
     scratch = Path(tempfile.mkdtemp(prefix="tfagent-mcp-run-"))

@@ -6,27 +6,24 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import click
-from tfagent.agent.core.console import make_console
+from tfagent.agent.cli.console import make_console
 
 from tfagent import __version__
 from tfagent.agent.core.config import ConfigError
-from tfagent.agent.core.console import fail
+from tfagent.agent.cli.console import fail
 from tfagent.agent.core.exits import EXIT_ENVIRONMENT, EXIT_OK, EXIT_UNVERIFIED, EXIT_USAGE
 from tfagent.agent.core.output import OutputError, write_text_atomic
-from tfagent.verifiers.base import Verdict, VerifyContext
+from tfagent.verifiers.base import Verdict
 from tfagent.verifiers.formats.junit import Suite, to_junit_xml, verdict_cases
 from tfagent.verifiers.formats.sarif import FolderVerdicts, to_sarif
 from tfagent.verifiers.registry import UnknownVerifier, VerifierUnavailable, build_chain, parse_chain
-from tfagent.verifiers.undecided import undecided_reason
+from tfagent.verifiers.scratch import IGNORED, verify_files
 
 FORMATS = ("text", "json", "sarif", "junit")
-IGNORED = (".terraform", ".git")
 
 
 def folders_of(paths: list[Path]) -> list[Path]:
@@ -51,7 +48,9 @@ def _files(folder: Path) -> list[str]:
 
 
 def verify_paths(paths: list[Path], p: dict[str, Any]) -> int:
-    from tfagent.agent.cli.runner import _options, _print_verdicts, check_inputs
+    from tfagent.agent.cli.runner import _print_verdicts
+    from tfagent.agent.core.verify_options import VerifySettings, build_verify_options
+    from tfagent.agent.loop.request import check_inputs
 
     fmt = "json" if p.get("as_json") else (p.get("output_format") or "text")
     if not paths:
@@ -61,7 +60,7 @@ def verify_paths(paths: list[Path], p: dict[str, Any]) -> int:
         chain = build_chain(names, requested=set(names))
     except (UnknownVerifier, VerifierUnavailable) as exc:
         raise fail(str(exc), EXIT_USAGE)
-    options = _options(p.get("prompt", ""), p.get("mode", "terraform"), p.get("lang"), p, {})
+    options = build_verify_options(p.get("prompt", ""), p.get("mode", "terraform"), p.get("lang"), VerifySettings.from_flags(p))
     try:
         check_inputs(names, options)
     except ConfigError as exc:
@@ -70,15 +69,9 @@ def verify_paths(paths: list[Path], p: dict[str, Any]) -> int:
     results: list[tuple[Path, list[Verdict], bool]] = []
     undecided: dict[Path, str | None] = {}
     for folder in folders_of(paths):
-        with tempfile.TemporaryDirectory(prefix="tfagent-verify-") as tmp:
-            work = Path(tmp) / "work"
-            shutil.copytree(folder, work, ignore=shutil.ignore_patterns(*IGNORED))
-            options.artifacts_dir = Path(tmp) / "artifacts"
-            options.artifacts_dir.mkdir()
-            verdicts = chain.run(VerifyContext(workdir=work, options=options), fail_fast=not p.get("run_all"))
-            undecided[folder] = folder_undecided(verdicts, work)
-        ok = all(v.ok for v in verdicts) and len(verdicts) == len(chain.verifiers)
-        results.append((folder, verdicts, ok))
+        checked = verify_files(chain, {}, options, source=folder, fail_fast=not p.get("run_all"), undecided=True)
+        undecided[folder] = checked.undecided
+        results.append((folder, checked.verdicts, checked.ok))
     document = _render(fmt, results, chain, root, undecided)
     if document is not None:
         if p.get("output"):
@@ -99,16 +92,6 @@ def verify_paths(paths: list[Path], p: dict[str, Any]) -> int:
             if undecided[folder]:
                 console.print(f"undecided: {undecided[folder]}", highlight=False, markup=False, soft_wrap=True)
     return verify_exit_code(results, undecided)
-
-
-def folder_undecided(verdicts: list[Verdict], workdir: Path) -> str | None:
-    """Why the machine, not the files, left a folder's result open: every failed stage failed for an
-    environment reason, or a passed stage could not run a check (``verifiers/undecided.py``)."""
-    failed = [v for v in verdicts if not v.ok]
-    reasons = [undecided_reason(v, workdir) for v in (failed or verdicts)]
-    if failed:
-        return reasons[0] if all(reasons) else None
-    return next((r for r in reasons if r), None)
 
 
 def verify_exit_code(results: list[tuple[Path, list[Verdict], bool]], undecided: dict[Path, str | None]) -> int:

@@ -96,6 +96,16 @@ def materialize(workdir: Path, files: dict[str, str]) -> None:
         target.write_text(body, encoding="utf-8")
 
 
+def remove_files(workdir: Path, names: list[str] | tuple = ()) -> None:
+    """Remove ``names`` (a change's deleted files) from a scratch folder; a name that is unsafe or not
+    a file there is left alone."""
+    for rel in names:
+        safe, why = check_path(rel)
+        target = workdir / safe if safe and not why else None
+        if target is not None and target.is_file():
+            target.unlink()
+
+
 def read_back(workdir: Path, names: list[str]) -> dict[str, str]:
     """The verified content of ``names`` (``fmt`` may have rewritten them)."""
     out: dict[str, str] = {}

@@ -27,20 +27,20 @@ import hashlib
 import os
 import re
 import shutil
-import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from tfagent.agent.core.change import ADDED, Change
-from tfagent.agent.core.output import OutputError, materialize
+from tfagent.agent.core.output import OutputError, materialize, remove_files
 from tfagent.agent.core.paths import check_path
 from tfagent.agent.core.secrets import hardcoded_in, is_secret_name
 from tfagent.agent.loop.feedback import dedupe_and_sort, estimate_tokens
 from tfagent.agent.loop.replies import ParsedReply, extract_blocks, strip_reasoning
 from tfagent.agent.model.errors import ServerUnreachable
 from tfagent.prompts import render, render_line
-from tfagent.verifiers.base import ERROR, Diagnostic, Verdict, VerifyContext, error
+from tfagent.verifiers.base import ERROR, Diagnostic, Verdict, error
+from tfagent.verifiers.scratch import verify_files
 
 CONFIG_SUFFIXES = (".tf", ".tf.json", ".tfvars", ".tfvars.json")
 LOCK_FILE = ".terraform.lock.hcl"
@@ -244,19 +244,10 @@ class Folder:
         else:
             materialize(workdir, self.files)
         materialize(workdir, dict(files or {}))
-        for path in deleted:
-            safe, why = check_path(path)
-            target = workdir / safe if safe and not why else None
-            if target is not None and target.is_file():
-                target.unlink()
+        remove_files(workdir, deleted)
 
     def verify_baseline(self, chain, options, fail_fast: bool) -> Baseline:
-        with tempfile.TemporaryDirectory(prefix="tfagent-baseline-") as tmp:
-            workdir = Path(tmp) / "work"
-            workdir.mkdir()
-            self.lay_out(workdir)
-            verdicts = chain.run(VerifyContext(workdir=workdir, options=options), fail_fast=fail_fast)
-        return Baseline(verdicts)
+        return Baseline(verify_files(chain, {}, options, source=self.lay_out, fail_fast=fail_fast).verdicts)
 
     def passes(self, verdicts: list[Verdict]) -> bool:
         """Every failing stage failed before the change too, with no problem it did not have then."""

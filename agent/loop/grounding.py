@@ -334,6 +334,21 @@ def ground(index: SchemaIndex, sentence: str, context_size: int | None = None) -
     return Grounding(retrieved, cards(index, retrieved, card_budget(context_size)))
 
 
+def wants_grounding(request) -> bool:
+    """The run asks for cards in its first request (``--grounding schema`` on a Terraform run)."""
+    return request.grounding_mode == "schema" and request.mode == "terraform"
+
+
+def grounding_for(request, index: SchemaIndex | None, context_size: int | None = None) -> tuple[Grounding | None, str | None]:
+    """(the cards of the run's first request or None, a note when they were asked for but no provider
+    schema can be read). One answer for the loop's first request and ``--dry-run``'s."""
+    if not wants_grounding(request):
+        return None, None
+    if index is None:
+        return None, NO_SCHEMA_NOTE
+    return ground(index, request.prompt, context_size), None
+
+
 def ground_types(index: SchemaIndex, names: list[str], context_size: int | None = None) -> tuple[Grounding, dict[str, list[str]]]:
     """Cards for types named by the caller (the MCP ``terraform_schema`` tool): a resource type, else a
     data source of that name. Returns the grounding and, for each unknown name, the closest real types."""

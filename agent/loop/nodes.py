@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
 from tfagent.prompts import render
-from tfagent.verifiers.base import VerifyContext, error
+from tfagent.verifiers.base import error
 from tfagent.verifiers.registry import Chain
+from tfagent.verifiers.scratch import verify_files
 
 from tfagent.agent.loop import feedback as fb
 from tfagent.agent.loop.autofix import apply_autofix, autofix_preamble
@@ -18,13 +18,12 @@ from tfagent.agent.loop.candidates import candidate_count, generate_candidates, 
 from tfagent.agent.loop.environment import check_environment
 from tfagent.agent.loop.context_fit import estimated_tokens, shrink
 from tfagent.agent.loop.feedback import estimate_tokens
-from tfagent.agent.loop.grounding import NO_SCHEMA_NOTE, Grounding, ground, grounded_request
+from tfagent.agent.loop.grounding import Grounding, grounded_request, grounding_for, wants_grounding
 from tfagent.agent.loop.grammar import GRAMMAR_FIELDS, build_grammar, grammar_params, is_grammar_rejection
 from tfagent.agent.loop.schema_feedback import SAME_REPLY, build_schema_feedback, repeat_kind
-from tfagent.verifiers.terraform.schema_index import WANT_OPTION, SchemaIndex, SchemaIndexError, index_in, provider_index
+from tfagent.verifiers.terraform.schema_index import SchemaIndex, SchemaIndexError, index_in, provider_index
 from tfagent.agent.model.client import ModelClient, ModelError
 from tfagent.agent.model.context import ContextOverflow
-from tfagent.agent.core.output import materialize, read_back
 from tfagent.agent.loop.replies import MAX_FILES, MAX_TOTAL_BYTES, parse_reply
 from tfagent.agent.core.secrets import hardcoded_in, redact
 from tfagent.agent.loop.state import AgentState, RunRequest
@@ -94,20 +93,18 @@ class Runtime:
         return first_messages(self.request, self.grounding())
 
     def grounding(self) -> Grounding | None:
-        if self.request.grounding_mode != "schema" or self.request.mode != "terraform":
-            return None
-        if self.schema_index is None:
+        if wants_grounding(self.request) and self.schema_index is None:
             try:
                 self.schema_index = provider_index(self.request.options)
             except SchemaIndexError as exc:
                 self.emit("note", text=f"--grounding schema: the provider schema could not be read ({exc}); "
                                        "the first request carries the sentence alone")
                 return None
-        if self.schema_index is None:
-            self.emit("note", text=NO_SCHEMA_NOTE)
-            return None
-        found = ground(self.schema_index, self.request.prompt, self.client.context_size())
-        self.emit("grounding", types=found.types, tokens=estimate_tokens(found.text))
+        found, note = grounding_for(self.request, self.schema_index, self.client.context_size())
+        if note:
+            self.emit("note", text=note)
+        if found is not None:
+            self.emit("grounding", types=found.types, tokens=estimate_tokens(found.text))
         return found
 
     def _grammar(self) -> str | None:
@@ -233,10 +230,9 @@ class Runtime:
         files = {**self.request.given_files, **attempt.files}
         artifacts_dir = self.run_dir / (artifacts_name or f"attempt-{attempt.number}")
         artifacts_dir.mkdir(parents=True, exist_ok=True)
-        options = self.request.options
+        options = replace(self.request.options, artifacts_dir=artifacts_dir)  # kept: the run's record
         if self.request.schema_feedback or self.request.autofix_enabled:
-            options = replace(options, extra={**options.extra, WANT_OPTION: True})
-        options = _with_artifacts_dir(options, artifacts_dir)
+            options = replace(options, schema_index=True)
         attempt.verdicts, attempt.files = self.run_chain(files, options, attempt.deleted)
         check_environment(attempt, self.request.options.provider_mirror)  # the machine's failure ends the run
         attempt.verify_seconds = sum(v.seconds for v in attempt.verdicts)
@@ -267,18 +263,12 @@ class Runtime:
         return attempt
 
     def run_chain(self, files: dict[str, str], options, deleted: list[str] | tuple = ()) -> tuple[list, dict[str, str]]:
-        """The chain on a scratch copy of ``files``: its verdicts and the files as verified (fmt'ed).
-        With ``--in``: the whole folder with ``files`` written and ``deleted`` removed."""
-        with tempfile.TemporaryDirectory(prefix="tfagent-verify-") as tmp:
-            workdir = Path(tmp) / "work"
-            workdir.mkdir()
-            if self.request.folder is not None:
-                self.request.folder.lay_out(workdir, files, deleted)
-            else:
-                materialize(workdir, files)
-            ctx = VerifyContext(workdir=workdir, options=options)
-            verdicts = self.chain.run(ctx, fail_fast=self.request.fail_fast)
-            return verdicts, read_back(workdir, list(files))
+        """The chain on a scratch copy of ``files`` (``verify_files``): its verdicts and the files as
+        verified (fmt'ed). With ``--in``: the whole folder with ``files`` written and ``deleted`` removed."""
+        folder = self.request.folder
+        checked = verify_files(self.chain, files, options, source=folder.lay_out if folder is not None else None,
+                               deleted=deleted if folder is not None else (), fail_fast=self.request.fail_fast)
+        return checked.verdicts, checked.files
 
     def record(self, state: AgentState) -> dict[str, Any]:
         """Close the attempt: append it, and extend the conversation for the next one. The next
@@ -296,10 +286,6 @@ class Runtime:
             ]
         self.emit("attempt_done", attempt=attempt)
         return update
-
-
-def _with_artifacts_dir(options, artifacts_dir: Path):
-    return replace(options, artifacts_dir=artifacts_dir)
 
 
 def repeat_of(previous: Attempt | None, attempt: Attempt) -> str | None:

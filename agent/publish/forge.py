@@ -13,10 +13,10 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from importlib.metadata import EntryPoint, entry_points
 from typing import ClassVar, Mapping, Protocol
 
 from tfagent.agent.core.defaults import FORGE_TIMEOUT
+from tfagent.agent.core.plugins import Plugin, load_entry_points
 from tfagent.agent.core.secrets import redact
 GROUP = "tfagent.forges"
 FALLBACK = "github"  # chosen when no registered forge recognises the remote
@@ -105,16 +105,20 @@ class Forge(Protocol):
     def close(self) -> None: ...
 
 
+def _plugins() -> dict[str, Plugin]:
+    return load_entry_points(GROUP, fallback=BUILTINS)
+
+
 def forges() -> dict[str, type[Forge]]:
-    """Every registered forge class by name."""
-    registered = list(entry_points(group=GROUP))
-    names = {ep.name for ep in registered}
-    registered += [EntryPoint(name, value, GROUP) for name, value in BUILTINS.items() if name not in names]
-    return {ep.name: ep.load() for ep in registered}
+    """Every registered forge class by name; a broken plugin is left out (``forge_class`` names it)."""
+    return {name: plugin.obj for name, plugin in _plugins().items() if plugin.ok}
 
 
 def forge_class(kind: str) -> type[Forge]:
-    known = forges()
+    plugins = _plugins()
+    if kind in plugins and not plugins[kind].ok:
+        raise ValueError(f"--forge {kind}: {plugins[kind].error}")
+    known = {name: plugin.obj for name, plugin in plugins.items() if plugin.ok}
     if kind not in known:
         raise ValueError(f"--forge must be one of {', '.join(sorted(known))}, not {kind!r}")
     return known[kind]

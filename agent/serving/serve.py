@@ -32,6 +32,7 @@ from tfagent.agent.core.defaults import reply_cap
 from tfagent.agent.core.exits import EXIT_USAGE
 from tfagent.agent.serving.gguf_info import KV_TYPES, GGUFInfoError, estimate_memory, format_bytes, parse_size, read_gguf_info
 from tfagent.agent.serving.backends.base import discover as discover_backends
+from tfagent.agent.serving.backends.base import load_errors as backend_load_errors
 from tfagent.agent.serving.backends.llama_server import SPEC_CHOICES
 from tfagent.agent.serving.cpu import CpuShare, CpuShareError, core_ids, divide_cores
 from tfagent.agent.serving.records import forget, read_record, record_alive, servers_dir, start_time, stop_group
@@ -68,6 +69,8 @@ def find_backend(choice: str = "auto") -> str:
     """The registered backend to run: `choice`, or under auto the first available by preference."""
     known = discover_backends()
     if choice != "auto":
+        if choice not in known and choice in backend_load_errors:
+            raise ServeError(f"--backend {choice}: {backend_load_errors[choice]}")
         if choice not in known:
             raise ServeError(f"--backend {choice!r} is not a registered server backend "
                              f"(known: auto, {', '.join(known) or 'none'})")

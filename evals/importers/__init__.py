@@ -1,5 +1,6 @@
-"""Importers: other benchmarks' task files → tfagent suites (see ``iac_eval``)."""
+"""Importers: other benchmarks' task files → tfagent suites (see ``iac_eval``; imports tasks, and judging to
+check each reference). Their command is ``agent/cli/eval_import.py``."""
 
-from tfagent.evals.importers.iac_eval import ImportReport, import_iac_eval, import_iac_eval_command
+from tfagent.evals.importers.iac_eval import ImportReport, import_iac_eval
 
-__all__ = ["ImportReport", "import_iac_eval", "import_iac_eval_command"]
+__all__ = ["ImportReport", "import_iac_eval"]

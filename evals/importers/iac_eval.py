@@ -21,12 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-import click
 import yaml
 
 from tfagent.agent.core.defaults import VERIFY_TIMEOUT
-from tfagent.evals.suite import Task, load_suite
-from tfagent.evals.suite_fields import JudgeSpec, RegoIntent
+from tfagent.evals.tasks.fields import JudgeSpec, RegoIntent
+from tfagent.evals.tasks.suite import Task, load_suite
 from tfagent.verifiers.base import VerifyOptions
 
 COLUMNS = ("Resource", "Prompt", "Rego intent", "Difficulty", "Reference output")
@@ -93,7 +92,7 @@ def _task_from_row(tid: str, row: dict[str, str]) -> Task:
 
 
 def _reference_problem(task: Task, options: VerifyOptions) -> str | None:
-    from tfagent.evals.judge import judge_task  # needs the plan/rego verifiers only when checking
+    from tfagent.evals.judging.judge import judge_task  # needs the plan/rego verifiers only when checking
 
     verdict = judge_task(task, task.reference, options=options)
     if verdict.ok:
@@ -215,29 +214,3 @@ def _dump(path: Path, data: object) -> None:
 
     Dumper.add_representer(str, text)
     path.write_text(yaml.dump(data, Dumper=Dumper, sort_keys=False, allow_unicode=True, width=110), encoding="utf-8")
-
-
-@click.command("import-iac-eval")
-@click.argument("csv_path", metavar="CSV", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.argument("out_dir", metavar="OUT_DIR", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--check-references", is_flag=True, help="Plan + judge every reference offline; keep only passing tasks.")
-@click.option("--provider-mirror", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="Terraform filesystem mirror (folder holding registry.terraform.io).")
-@click.option("--limit", type=click.IntRange(min=1), help="Import only the first N rows.")
-@click.option("--force", is_flag=True, help="Replace OUT_DIR if it already holds a suite.")
-def import_iac_eval_command(csv_path: Path, out_dir: Path, check_references: bool, provider_mirror: Path | None,
-                            limit: int | None, force: bool) -> None:
-    """Turn an IaC-Eval CSV into a tfagent suite folder (CC-BY-4.0 attribution included)."""
-    def progress(tid: str, problem: str | None) -> None:
-        if check_references:
-            click.echo(f"{'kept' if problem is None else 'left out'}: {tid}" +
-                       (f" — {problem[:160]}" if problem else ""), err=True)
-
-    try:
-        report = import_iac_eval(csv_path, out_dir, check_references=check_references, mirror=provider_mirror,
-                                 limit=limit, force=force, on_task=progress)
-    except IacEvalImportError as exc:
-        click.echo(f"error: {exc}", err=True)
-        click.get_current_context().exit(2)
-    click.echo(f"{out_dir}: {len(report.kept)} of {report.total} tasks kept, {len(report.excluded)} left out "
-               f"(reasons in excluded.yaml); {report.seconds:.1f} s")

@@ -21,7 +21,7 @@ import pytest
 from conftest import stored_attempts
 from tfagent.agent.serving.localmodel import fetch
 from tfagent.agent.serving.records import read_record, record_alive, servers_dir
-from tfagent.evals.ladder_quant import make_rung
+from tfagent.evals.ladder.quant import make_rung
 
 pytestmark = [
     pytest.mark.slow,
@@ -44,7 +44,8 @@ def ladder_command(model: Path, out: Path, quants: Path, mirror: Path) -> list[s
     return [sys.executable, "-m", "tfagent.agent.cli", "eval", "ladder", str(model), "--types", "Q4_1,Q4_0",
             "--suite", "terraform-aws", "--tasks", TASKS, "--max-attempts", "2", "--parallel", "1", "--ctx", "2048",
             "--max-tokens", "160", "--provider-mirror", str(mirror), "--out", str(out), "--quant-dir", str(quants),
-            "--ready-timeout", "120"]
+            "--ready-timeout", "120",
+            "--candidates", "1", "--no-autofix"]  # kill and resume, not the strategy: one sample per cell, as before issue 19
 
 
 def test_a_killed_partial_quant_is_redone(smollm2, tmp_path):

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import OLD_STRATEGY_FLAGS
 from tfagent.agent.core import config
 from tfagent.agent.serving.localmodel import fetch
 from tfagent.agent.serving.backends.llama_server import find_tool
@@ -94,7 +95,8 @@ def served(real_model, tmp_path):
 def test_real_model_generate_verify_retry(served, aws_mirror, tmp_path):
     out = tmp_path / "infra"
     run = subprocess.run([*tfagent_cli(), PROMPT, "--endpoint", "e2e", "--provider-mirror", str(aws_mirror),
-                          "--out", str(out), "--max-attempts", "3", "--ready-timeout", "60", "--json"],
+                          "--out", str(out), "--max-attempts", "3", "--ready-timeout", "60", "--json",
+                          *OLD_STRATEGY_FLAGS],  # the loop itself: one greedy sample, raw feedback (before issue 19)
                          capture_output=True, text=True, timeout=1500, cwd=tmp_path)
     assert run.returncode in (0, 1), f"exit {run.returncode}: {run.stderr[-2000:]}"
     doc = json.loads(run.stdout)

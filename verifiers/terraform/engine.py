@@ -42,6 +42,7 @@ ENGINE_ENV = "TFAGENT_TERRAFORM"
 TIMED_OUT = 124
 EMBEDDED = "embedded"
 BINARY = "binary"
+LOCK_FILE = ".terraform.lock.hcl"  # Terraform's dependency lock file: a folder's own pins its provider versions
 # The child process for the embedded engine: run one Terraform command, print [rc, stdout, stderr].
 _EMBEDDED_CHILD = (
     "import json, sys\n"
@@ -113,9 +114,9 @@ class TerraformEngine:
     @classmethod
     def for_options(cls, options: VerifyOptions) -> "TerraformEngine":
         """The shared engine for these options (one per Terraform x mirror x cache folder)."""
-        kind, binary = choose_terraform(options.extra.get("terraform"))
+        kind, binary = choose_terraform(options.terraform)
         mirror = Path(options.provider_mirror).resolve() if options.provider_mirror else None
-        cache_root = Path(options.extra.get("terraform_cache_dir") or default_cache_root())
+        cache_root = Path(options.terraform_cache_dir or default_cache_root())
         key = (kind, binary, str(mirror), str(cache_root))
         with cls._shared_lock:
             engine = cls._shared.get(key)
@@ -211,10 +212,14 @@ class TerraformEngine:
         if not config.ok:
             return InitResult(ok=True, data_dir=None, config=config)
         requirements = requirement_set(config)
+        # The folder's own lock file pins provider versions (and their hashes): init honours it, so it is
+        # part of the key — two folders with the same requirements but different locks init apart.
+        pinned = _folder_lock(Path(workdir))
         if requirements.modules:  # modules must be installed from the config itself: key on all files
-            key = _hash(self.kind, self.version, str(self.cli_config), *(f"{k}\n{v}" for k, v in sorted(config.texts.items())))
+            key = _hash(self.kind, self.version, str(self.cli_config), pinned,
+                        *(f"{k}\n{v}" for k, v in sorted(config.texts.items())))
         else:
-            key = _hash(self.kind, self.version, str(self.cli_config), requirements.key())
+            key = _hash(self.kind, self.version, str(self.cli_config), requirements.key(), pinned)
         with self._lock:
             lock = self._init_locks.setdefault(key, threading.Lock())
         with lock:
@@ -247,6 +252,9 @@ class TerraformEngine:
             _copy_config(workdir, building)
         else:
             (building / "requirements.tf").write_text(requirements_tf(requirements))
+        pinned = _folder_lock(workdir)
+        if pinned:  # init selects the locked versions (and checks their hashes) instead of the newest
+            (building / LOCK_FILE).write_text(pinned)
         private_cache = building / ".tfagent-plugin-cache"  # overrides a user's shared plugin_cache_dir
         private_cache.mkdir()
         with self._lock:
@@ -272,12 +280,18 @@ class TerraformEngine:
             _copy_config(Path(workdir), scratch)
             if init.data_dir is not None:
                 (scratch / ".terraform").symlink_to(init.data_dir / ".terraform", target_is_directory=True)
-                lock_file = init.data_dir / ".terraform.lock.hcl"
+                lock_file = init.data_dir / LOCK_FILE  # the folder's own lock, completed by init
                 if lock_file.exists():
                     shutil.copyfile(lock_file, scratch / ".terraform.lock.hcl")
             yield scratch
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _folder_lock(workdir: Path) -> str:
+    """The text of ``workdir``'s own dependency lock file ('' when it has none)."""
+    path = workdir / LOCK_FILE
+    return path.read_text(encoding="utf-8") if path.is_file() else ""
 
 
 def mirror_providers(mirror: Path) -> dict[str, list[str]]:
@@ -339,7 +353,7 @@ def _relative_to(name: str, root: Path) -> str:
 
 
 def _copy_config(src: Path, dest: Path) -> None:
-    ignore = shutil.ignore_patterns(".terraform", ".terraform.lock.hcl", "*.tfstate", "*.tfstate.backup", ".git")
+    ignore = shutil.ignore_patterns(".terraform", LOCK_FILE, "*.tfstate", "*.tfstate.backup", ".git")
     shutil.copytree(src, dest, ignore=ignore, dirs_exist_ok=True, symlinks=True)
 
 

@@ -3,7 +3,7 @@
 Offline (``options.offline_aws``) the aws provider gets dummy credentials and skip flags merged in
 from a file only the scratch copy has — the model never sees it and its folder is never edited.
 Data sources that need the AWS API are reported as warnings (no plan.json); with
-``options.extra["defer_data_sources"]`` they are read at apply time instead (``plan_defer``): the plan
+``options.defer_data_sources`` they are read at apply time instead (``plan_defer``): the plan
 goes on with their values unknown and plan.json is written.
 """
 
@@ -20,11 +20,11 @@ from pathlib import Path
 from tfagent.prompts import render_line
 from tfagent.verifiers.base import ERROR, Diagnostic, Verdict, VerifyContext, error, warning
 from tfagent.verifiers.terraform.hcl import ParsedConfig, block_line, iter_blocks
-from tfagent.verifiers.terraform.plan_defer import (DEFER_FILE, DEFER_OPTION, defer_data_sources, original_line, supports_deferral,
+from tfagent.verifiers.terraform.plan_defer import (DEFER_FILE, defer_data_sources, original_line, supports_deferral,
                          without_defer_resource)
 from tfagent.verifiers.terraform.engine import TerraformEngine, TerraformVerifier
 from tfagent.verifiers.terraform.cache import write_atomically
-from tfagent.verifiers.terraform.validate import tail_text, from_terraform_json, init_diagnostics
+from tfagent.verifiers.terraform.validate import tail_text, from_terraform_json, init_failed_verdict
 
 OVERRIDE_FILE = "zz_tfagent_override.tf"  # merged into an existing default provider "aws" block
 PROVIDER_FILE = "zz_tfagent_provider.tf"  # used when there is no such block to override
@@ -113,8 +113,7 @@ class TerraformPlan(TerraformVerifier):
         timeout = ctx.options.timeout
         init = engine.init_for(ctx.workdir, timeout=timeout)
         if not init.ok:
-            return Verdict(self.name, ok=False, diagnostics=init_diagnostics(init, engine, self.name),
-                           note="terraform init failed")
+            return init_failed_verdict(self.name, init, engine)
         if init.config is not None and not init.config.ok:
             return Verdict(self.name, ok=False, diagnostics=init.config.diagnostics, note="does not parse")
         home = private_home(engine.cache_root, ctx.options.offline_aws)
@@ -252,4 +251,4 @@ def _at_original_line(diag: Diagnostic, origins: dict) -> Diagnostic:
 
 
 def _deferral_wanted(options) -> bool:
-    return bool(options.offline_aws and options.extra.get(DEFER_OPTION))
+    return bool(options.offline_aws and options.defer_data_sources)

@@ -16,7 +16,6 @@ from pathlib import Path
 
 from tfagent.verifiers.terraform.hcl import ParsedConfig, iter_blocks
 
-DEFER_OPTION = "defer_data_sources"  # VerifyOptions.extra key (opt-in: it changes what plan.json holds)
 DEFER_FILE = "zz_tfagent_defer.tf"
 DEFER_ADDRESS = "terraform_data.tfagent_offline_defer"
 _DEFER_RESOURCE = 'resource "terraform_data" "tfagent_offline_defer" {}\n'

@@ -327,7 +327,6 @@ def _closest(name: str, candidates: tuple[str, ...], limit: int, prefix: str) ->
 
 
 SCHEMA_ARTIFACT = "schema_index"  # Verdict.artifacts key: path of the index the feedback reads
-WANT_OPTION = "schema_index"  # VerifyOptions.extra flag: build the index (``--feedback schema``)
 
 
 def index_in(verdicts) -> SchemaIndex | None:

@@ -13,7 +13,7 @@ from typing import Any
 from tfagent.prompts import render_line
 from tfagent.verifiers.base import ERROR, WARNING, Diagnostic, Verdict, VerifyContext, error
 from tfagent.verifiers.terraform.hcl import block_line
-from tfagent.verifiers.terraform.schema_index import (SCHEMA_ARTIFACT, WANT_OPTION, SchemaIndexError,
+from tfagent.verifiers.terraform.schema_index import (SCHEMA_ARTIFACT, SchemaIndexError,
                                                       index_for_failed_init, schema_index_for)
 from tfagent.verifiers.terraform.engine import InitResult, TerraformEngine, TerraformVerifier, mirror_providers
 
@@ -97,6 +97,11 @@ def init_diagnostics(init: InitResult, engine: TerraformEngine, source: str) -> 
     return sorted(diagnostics, key=Diagnostic.sort_key)
 
 
+def init_failed_verdict(name: str, init: InitResult, engine: TerraformEngine) -> Verdict:
+    """The verdict of a Terraform verifier whose ``init`` failed (validate and plan both stop there)."""
+    return Verdict(name, ok=False, diagnostics=init_diagnostics(init, engine, name), note="terraform init failed")
+
+
 def _unknown_type(user, local, engine, req, config, source) -> Diagnostic:
     rel, kind, type_label, name = user
     prefix = _likely_prefix(local, engine, req)
@@ -170,10 +175,9 @@ class TerraformValidate(TerraformVerifier):
     def check(self, ctx: VerifyContext) -> Verdict:
         engine = TerraformEngine.for_options(ctx.options)
         init = engine.init_for(ctx.workdir, timeout=ctx.options.timeout)
-        want_index = bool(ctx.options.extra.get(WANT_OPTION))
+        want_index = ctx.options.schema_index
         if not init.ok:
-            verdict = Verdict(self.name, ok=False, diagnostics=init_diagnostics(init, engine, self.name),
-                              note="terraform init failed")
+            verdict = init_failed_verdict(self.name, init, engine)
             if want_index and any(d.category == "unknown_resource" for d in verdict.diagnostics):
                 self._attach_index(verdict, lambda: index_for_failed_init(engine, init, KNOWN_PROVIDERS))
             return verdict

@@ -10,8 +10,9 @@ its own (e.g. a vLLM or SGLang launcher): one file plus one entry point, no edit
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
+
+from tfagent.agent.core.plugins import load_entry_points
 
 GROUP = "tfagent.serving_backends"
 # The built-ins' entry points (pyproject.toml). Loaded from here too only when an install's metadata
@@ -45,24 +46,24 @@ class ServerBackend(ABC):
         return []
 
 
+def _instance(cls) -> ServerBackend:
+    backend = cls()
+    if not isinstance(backend, ServerBackend):
+        raise TypeError("not a ServerBackend")
+    return backend
+
+
 def discover() -> dict[str, ServerBackend]:
-    """Every registered backend by name, best preference first. A broken plugin is skipped with its
-    error kept in `load_errors` (a bad third-party package must not take `tfagent serve` down)."""
+    """Every registered backend by name, best preference first. A broken plugin (its import or
+    constructor failed, or it is not a ServerBackend) is skipped with the plugin loader's message kept
+    in `load_errors` (a bad third-party package must not take `tfagent serve` down)."""
     found: dict[str, ServerBackend] = {}
     load_errors.clear()
-    registered = list(entry_points(group=GROUP))
-    names = {ep.name for ep in registered}
-    registered += [EntryPoint(name, value, GROUP) for name, value in BUILTINS.items() if name not in names]
-    for ep in registered:
-        try:
-            backend = ep.load()()
-        except Exception as exc:  # a plugin's import or constructor failed: report it, keep the rest
-            load_errors[ep.name] = f"{type(exc).__name__}: {exc}"
+    for name, plugin in load_entry_points(GROUP, fallback=BUILTINS, build=_instance).items():
+        if plugin.error:
+            load_errors[name] = plugin.error
             continue
-        if not isinstance(backend, ServerBackend):
-            load_errors[ep.name] = f"{ep.value} is not a ServerBackend"
-            continue
-        found[backend.name or ep.name] = backend
+        found[plugin.obj.name or name] = plugin.obj
     return dict(sorted(found.items(), key=lambda item: item[1].preference))
 
 

@@ -1,0 +1,1 @@
+"""What the eval asks: suites and their tasks (imports no other eval room)."""
