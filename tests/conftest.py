@@ -4,7 +4,9 @@ forge fake; and helpers the tests import (`from conftest import ...`)."""
 from __future__ import annotations
 
 import os
+import signal
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -115,3 +117,14 @@ def install_plugin_package(tmp_path_factory, name: str, version: str, modules: d
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--no-index",
                     "--target", str(target), str(src)], check=True, timeout=300)
     return target
+
+
+def kill_during_attempt(proc, server, attempt: int, timeout: float) -> None:
+    """SIGKILL the tfagent process ``proc`` once ``server`` has been asked for attempt ``attempt`` (the
+    kill -9 resume tests: the run is cut while that attempt is under way)."""
+    deadline = time.monotonic() + timeout
+    while len(server.chat_requests()) < attempt and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(server.chat_requests()) == attempt, f"attempt {attempt} never started"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)

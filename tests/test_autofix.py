@@ -10,10 +10,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tfagent.agent.core.types import Endpoint
+from tfagent.agent.core.types import Endpoint, fix_change
 from tfagent.agent.loop.autofix import Fix, apply_fixes, block_arguments, propose
 from tfagent.agent.loop.graph import run_agent
 from tfagent.agent.loop.state import RunRequest
+from tfagent.agent.publish.prbody import autofix_section
 from tfagent.verifiers.base import VerifyOptions, error
 
 from conftest import OLD_STRATEGY
@@ -186,3 +187,6 @@ def test_a_block_written_as_an_argument_becomes_the_block_terraform_names(script
     assert "versioning {" in fixed and "versioning =" not in fixed
     assert "tags = {" in fixed, "an argument that is a map stays an argument"
     assert fixed.count("\n") == body.count("\n") and "enabled = true" in fixed
+    # Shown as the change it is (the demo printed "versioning → versioning"): CLI, PR body and feedback.
+    assert fix_change(result.attempts[0].autofix[0]) == ("versioning = {", "versioning {")
+    assert "`versioning = {` → `versioning {`" in autofix_section(result)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from conftest import OLD_STRATEGY_FLAGS  # one request per attempt (the loop before issue 19)
+from conftest import OLD_STRATEGY_FLAGS, kill_during_attempt  # one request per attempt (the loop before issue 19)
 from test_git import git, repos  # noqa: F401  (the fixture: a bare remote and the user's clone)
 
 VERSIONS = ('terraform {\n  required_providers {\n    aws = {\n      source  = "hashicorp/aws"\n      version = "3.39.0"\n'
@@ -225,8 +225,6 @@ def test_another_out_gets_a_changed_copy_and_the_folder_stays(scripted_server, a
 def test_a_killed_edit_resumes_on_the_same_folder_and_refuses_a_changed_one(scripted_server, aws_mirror, tmp_path):
     """SIGKILL during attempt 2 of an `--in` run: `--resume` finds the folder again, does not redo attempt 1,
     repeats the interrupted request exactly and delivers the diff; a folder edited meanwhile is refused."""
-    import signal
-    import time
 
     from tfagent.agent.loop.runs import RunStore
 
@@ -241,12 +239,7 @@ def test_a_killed_edit_resumes_on_the_same_folder_and_refuses_a_changed_one(scri
             "--provider-mirror", str(aws_mirror), *OLD_STRATEGY_FLAGS]
     proc = subprocess.Popen(args, cwd=tmp_path, env={**os.environ, "NO_COLOR": "1"}, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    while len(scripted_server.chat_requests()) < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert len(scripted_server.chat_requests()) == 2, "attempt 2 never started"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=10)
+    kill_during_attempt(proc, scripted_server, 2, timeout=120)
     assert (folder / "subnets.tf").read_text() == SUBNETS, "nothing is written before the change verifies"
 
     [row] = RunStore().list()

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 
 from tfagent.agent.loop.runs import RunStore
 
-from conftest import OLD_STRATEGY_FLAGS  # one request per attempt (the loop before issue 19)
+from conftest import OLD_STRATEGY_FLAGS, kill_during_attempt  # one request per attempt (the loop before issue 19)
 
 GOOD = 'variable "region" {\n  type = string\n}\n'
 BAD = 'variable "region" {\n  type = string\n'
@@ -32,12 +30,7 @@ def test_kill_during_attempt_two_then_resume(scripted_server, tmp_path):
     proc = subprocess.Popen([*cmd, "declare a region variable", "--base-url", scripted_server.base_url, "--verify", "hcl",
                              *OLD_STRATEGY_FLAGS],
                             cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
-    while len(scripted_server.chat_requests()) < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert len(scripted_server.chat_requests()) == 2, "attempt 2 never started"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=10)
+    kill_during_attempt(proc, scripted_server, 2, timeout=60)
 
     [row] = RunStore().list()
     assert row.status == "running" and row.result is None

@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from tfagent.agent.core.types import Attempt, RunResult
+from tfagent.agent.core.types import Attempt, RunResult, fix_change
 
 
 class LiveStatus:
@@ -93,7 +93,8 @@ def print_autofix(console: Console, fixes: list[dict[str, Any]], ok: bool, kept:
     outcome = "verified" if ok else f"{before} → {after} error(s), " + ("kept" if kept else "not kept")
     console.print(f"[cyan]autofix[/] ({outcome}):", highlight=False)
     for f in fixes:
-        console.print(Text(f"  {f['file']}:{f['line']} {f['from']} → {f['to']} ({f['why']})"))
+        before, after = fix_change(f)
+        console.print(Text(f"  {f['file']}:{f['line']} {before} → {after} ({f['why']})"))
 
 
 def print_attempt(console: Console, attempt: Attempt, max_attempts: int) -> None:
@@ -112,7 +113,8 @@ def print_attempt(console: Console, attempt: Attempt, max_attempts: int) -> None
         console.print(f"  candidates: {len(attempt.candidates)} sampled, {sum(c['ok'] for c in attempt.candidates)} "
                       f"verified, #{chosen['index'] + 1} chosen (tokens and seconds above are the sum)", highlight=False)
     for f in attempt.autofix:
-        console.print(Text(f"  autofix: {f['file']}:{f['line']} {f['from']} → {f['to']} ({f['why']})", style="cyan"))
+        before, after = fix_change(f)
+        console.print(Text(f"  autofix: {f['file']}:{f['line']} {before} → {after} ({f['why']})", style="cyan"))
     for note in attempt.notes:
         console.print(Text(f"  note: {note}", style="yellow"))
     for v in attempt.verdicts:

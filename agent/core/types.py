@@ -243,3 +243,11 @@ class RunResult:
             "files": self.files,
             **({"change": self.change} if self.change is not None else {}),
         }
+
+
+def fix_change(fix: dict[str, Any]) -> tuple[str, str]:
+    """How an applied autofix reads to people (CLI, PR body, feedback): (before, after). A ``block_syntax``
+    fix keeps the name and changes ``NAME = {`` into ``NAME {``, so showing the name twice would hide it."""
+    if fix.get("kind") == "block_syntax":
+        return f"{fix['from']} = {{", f"{fix['to']} {{"
+    return str(fix["from"]), str(fix["to"])

@@ -25,6 +25,7 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from tfagent.agent.core.types import fix_change
 from tfagent.prompts import render, render_line
 from tfagent.verifiers.base import Diagnostic
 from tfagent.verifiers.terraform.schema_index import SchemaIndex, edit_distance, index_in
@@ -198,7 +199,7 @@ def _rename_in_line(line: str, fix: Fix) -> str | None:
 
 
 def describe(fixes: list[dict[str, Any]]) -> str:
-    return ", ".join(f'{f["file"]}:{f["line"]} {f["from"]} -> {f["to"]}' for f in fixes)
+    return ", ".join(f'{f["file"]}:{f["line"]} {" -> ".join(fix_change(f))}' for f in fixes)
 
 
 # ---- in the loop ------------------------------------------------------------------------------------
@@ -238,6 +239,6 @@ def autofix_preamble(attempt) -> str:
     """The feedback's first lines when the verified files carry tfagent's renames (empty otherwise)."""
     if not attempt.autofix:
         return ""
-    items = "\n".join(render_line("autofix_item", file=f["file"], line=f["line"], old=f["from"], new=f["to"], why=f["why"])
-                      for f in attempt.autofix)
+    items = "\n".join(render_line("autofix_item", file=f["file"], line=f["line"], old=fix_change(f)[0],
+                                   new=fix_change(f)[1], why=f["why"]) for f in attempt.autofix)
     return render("autofix_applied", fixes=items)

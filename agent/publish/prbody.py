@@ -18,7 +18,7 @@ from typing import Mapping
 from urllib.parse import urlsplit, urlunsplit
 
 from tfagent.agent.core.secrets import redact
-from tfagent.agent.core.types import Attempt, RunResult
+from tfagent.agent.core.types import Attempt, RunResult, fix_change
 from tfagent.verifiers.base import Diagnostic
 
 MAX_BODY_CHARS = 60_000  # GitHub rejects bodies over 65,536 characters
@@ -218,8 +218,9 @@ def autofix_section(result: RunResult) -> str:
     lines = ["tfagent renamed these names itself (nothing deleted or added); the model's own reply had the old ones:", ""]
     for attempt in result.attempts:
         for f in attempt.autofix:
+            before, after = fix_change(f)
             lines.append(f"- attempt {attempt.number}: `{cell(str(f['file']))}:{f['line']}` "
-                         f"`{cell(str(f['from']))}` → `{cell(str(f['to']))}` ({cell(str(f['why']))})")
+                         f"`{cell(before)}` → `{cell(after)}` ({cell(str(f['why']))})")
     return "\n".join(lines)
 
 
