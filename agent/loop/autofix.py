@@ -239,6 +239,6 @@ def autofix_preamble(attempt) -> str:
     """The feedback's first lines when the verified files carry tfagent's renames (empty otherwise)."""
     if not attempt.autofix:
         return ""
-    items = "\n".join(render_line("autofix_item", file=f["file"], line=f["line"], old=fix_change(f)[0],
-                                   new=fix_change(f)[1], why=f["why"]) for f in attempt.autofix)
+    items = "\n".join(render_line("autofix_item", file=f["file"], line=f["line"], old=old, new=new, why=f["why"])
+                      for f in attempt.autofix for old, new in [fix_change(f)])
     return render("autofix_applied", fixes=items)
