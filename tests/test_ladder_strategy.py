@@ -323,6 +323,9 @@ def test_strategy_flags_reach_every_rung_and_the_report_pairs_each_end_with_its_
     assert set(report["time"]["streams"]) == set(names)
     assert report["time"]["streams"]["IQ2_M-baseline"]["attempts"] == 6  # 2 tasks × 1 + 2 tasks × 2
     assert report["time"]["wall"]["server start"] >= 0 and report["time"]["wall"]["eval"] > 0
+    # Busy wall per server: a baseline arm ran on its rung's server, so two servers; never more than the eval phase.
+    assert set(report["time"]["busy"]) == {"Q4_K_M", "IQ2_M"}
+    assert 0 < sum(report["time"]["busy"].values()) <= report["time"]["wall"]["eval"] + 1
 
     md = (out / "report.md").read_text()
     assert "## Arms: strategy, tokens and solved per 1,000 tokens" in md
@@ -330,10 +333,11 @@ def test_strategy_flags_reach_every_rung_and_the_report_pairs_each_end_with_its_
     assert "## What the strategy buys: each end against the old default on the same rung" in md
     assert "| IQ2_M | first try | 4/4 | 2/4 | +50.0" in md
     assert "IQ2_M vs IQ2_M-baseline, first try: lost none; gained t1#0, t3#0" in md
-    assert "## Where the time went" in md and "server start" in md
+    assert "## Where the time went" in md and "server start" in md and "busy" in md
     assert f"sha256 {'ab' * 32}" in md and "strategy of every rung: grounding none" in md
     html = (out / "report.html").read_text()
     assert "What the strategy buys" in html and "solved per 1k tokens, with retry" in html and html.count("<img ") == 3
+    assert (out / "ladder.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"  # the headline plot as a file for a README
 
     # `tfagent eval report` regenerates the ladder report from the store alone (no model, no server).
     again = tmp_path / "again"
@@ -345,7 +349,7 @@ def test_strategy_flags_reach_every_rung_and_the_report_pairs_each_end_with_its_
     rebuilt = json.loads((again / "report.json").read_text())
     for key in ("endpoints", "baseline_pairs", "break_even", "notes", "meta"):
         assert rebuilt[key] == report[key], key
-    assert rebuilt["time"]["streams"] == report["time"]["streams"]
+    assert rebuilt["time"]["streams"] == report["time"]["streams"] and rebuilt["time"]["busy"] == report["time"]["busy"]
     assert rebuilt["time"]["wall"]["report"] > 0  # the first report's own phase, recorded after it was written
     assert "## What the strategy buys" in (again / "report.md").read_text()
 

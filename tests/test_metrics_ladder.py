@@ -7,8 +7,8 @@ import math
 import pytest
 
 from tfagent.evals.running.facts import AttemptFacts, CellFacts
-from tfagent.evals.ladder.metrics import (break_even, categories_by_attempt, category_fates, ladder_summary,
-                                          one_sided_worse_p)
+from tfagent.evals.ladder.metrics import (attempt_span, break_even, busy_wall, categories_by_attempt, category_fates,
+                                          ladder_summary, one_sided_worse_p)
 
 
 def cell(endpoint: str, task: int, stop: int | None, max_attempts: int = 3, cats=("schema",)) -> CellFacts:
@@ -84,3 +84,20 @@ def test_ladder_summary_picks_the_highest_bpw_as_reference_and_adds_the_pieces()
     assert q3["vs_reference"]["first_try"]["lost"] == [{"task": f"t{t}", "sample": 0} for t in (3, 4, 5)]
     assert q3["category_fates"]["schema"]["fixed"] == 3
     assert q3["tokens_per_solved"]["0"] == pytest.approx(10 * 150 / 3)
+
+
+def test_busy_wall_is_the_union_of_each_servers_attempt_intervals():
+    # Server a: [0, 10] and [5, 12] overlap (12 s), then a gap (a kill, a new sitting), then [100, 103] → 15 s.
+    # Server b: one attempt of 4 s. Gaps between sittings cost nothing; overlaps count once.
+    spans = [("a", 10.0, 10.0), ("a", 12.0, 7.0), ("a", 103.0, 3.0), ("b", 50.0, 4.0)]
+    assert busy_wall(spans) == {"a": 15.0, "b": 4.0}
+    assert busy_wall([]) == {}
+    with pytest.raises(ValueError, match="negative duration"):
+        busy_wall([("a", 1.0, -2.0)])
+
+
+def test_an_attempts_span_is_its_longest_candidate_when_candidates_ran_side_by_side():
+    assert attempt_span({"model_seconds": 5.0, "verify_seconds": 1.5}) == 6.5
+    three = {"model_seconds": 30.0, "verify_seconds": 1.0,  # the sums over candidates
+             "candidates": [{"model_seconds": 10.0, "verify_seconds": 1.0}, {"model_seconds": 12.0, "verify_seconds": 0.5}]}
+    assert attempt_span(three) == 12.5

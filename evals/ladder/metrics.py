@@ -20,7 +20,9 @@ Newcombe's paired interval.
 Where the time went (``time_split``): per arm, from each stored attempt, the server's prompt processing
 (``usage.timings.prompt_ms``: prefill) and generation (``predicted_ms``: decode), the rest of the model
 request (waiting for a slot, transport, streaming) and the verifiers' seconds. These are stream-seconds:
-requests run in parallel, so they add up to more than the wall time.
+requests run in parallel, so they add up to more than the wall time. ``busy_wall`` gives the wall time
+itself per server: the union of the stored attempts' intervals, which survives kills and leaves out the
+gaps between sittings (the phase clock in ladder-state.json loses a phase a kill cuts short).
 """
 
 from __future__ import annotations
@@ -172,6 +174,38 @@ def time_split(attempts: list[tuple[str, dict[str, Any]]]) -> dict[str, dict[str
     for entry in out.values():
         for key in (*TIME_PARTS, "model"):
             entry[key] = round(entry[key], 2)
+    return out
+
+
+def attempt_span(attempt: dict[str, Any]) -> float:
+    """The wall seconds one stored attempt took: its candidates ran side by side, so the longest of them
+    (model + verification), else the attempt's own model and verification seconds."""
+    candidates = attempt.get("candidates") or []
+    if candidates:
+        return max(float(c.get("model_seconds") or 0.0) + float(c.get("verify_seconds") or 0.0) for c in candidates)
+    return float(attempt.get("model_seconds") or 0.0) + float(attempt.get("verify_seconds") or 0.0)
+
+
+def busy_wall(spans: list[tuple[str, float, float]]) -> dict[str, float]:
+    """Per server, the seconds during which at least one of its attempts ran: the union of the intervals
+    ``(server, end, seconds)`` = [end − seconds, end]. Time between sittings (a kill, a new session) is
+    not counted; the judge's seconds after a cell's last attempt are not either."""
+    by_server: dict[str, list[tuple[float, float]]] = {}
+    for server, end, seconds in spans:
+        if seconds < 0:
+            raise ValueError(f"attempt of {server!r} ending at {end} has negative duration {seconds}")
+        by_server.setdefault(server, []).append((end - seconds, end))
+    out: dict[str, float] = {}
+    for server, intervals in by_server.items():
+        intervals.sort()
+        total, (start, stop) = 0.0, intervals[0]
+        for lo, hi in intervals[1:]:
+            if lo > stop:
+                total += stop - start
+                start, stop = lo, hi
+            else:
+                stop = max(stop, hi)
+        out[server] = round(total + stop - start, 2)
     return out
 
 

@@ -6,6 +6,7 @@ Figures come from ``ladder/metrics.py`` ``ladder_summary`` (pure); this module o
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 from pathlib import Path
@@ -59,12 +60,15 @@ def summary_of_store(store, run_id: str, judge: str = "both", scoring: str = "ru
 
 
 def time_of_store(store, run_id: str, phases: dict[str, float]) -> dict[str, Any]:
-    """Where the time went: the ladder's wall-clock phases and, per arm, the stream-seconds of its stored
-    attempts (prefill, decode, the rest of the model request, verification)."""
-    from tfagent.evals.ladder.metrics import time_split, wall_split
+    """Where the time went: the ladder's wall-clock phases, per server (a rung with its baseline arm) the wall
+    time its attempts were running, and per arm the stream-seconds of its stored attempts (prefill, decode,
+    the rest of the model request, verification)."""
+    from tfagent.evals.ladder.metrics import attempt_span, busy_wall, time_split, wall_split
 
-    attempts = [(row["endpoint"], json.loads(row["data"])) for row in store.attempt_rows(run_id)]
-    return {"wall": wall_split(phases), "streams": time_split(attempts)}
+    baselines = store.run(run_id)["spec"].get("ladder", {}).get("baselines") or {}
+    rows = [(row["endpoint"], row["created"], json.loads(row["data"])) for row in store.attempt_ends(run_id)]
+    busy = busy_wall([(baselines.get(endpoint, endpoint), created, attempt_span(data)) for endpoint, created, data in rows])
+    return {"wall": wall_split(phases), "busy": busy, "streams": time_split([(endpoint, data) for endpoint, _, data in rows])}
 
 
 ARM_COLUMNS = ("arm", "bpw", "strategy", "tokens first try", "solved per 1k tokens, first try",
@@ -128,12 +132,24 @@ def time_rows(summary: dict[str, Any], time: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
+def busy_sentence(time: dict[str, Any]) -> str:
+    busy = time.get("busy") or {}
+    if not busy:
+        return ""
+    return (f"Model and verification busy {sum(busy.values()) / 60:.1f} min in all: " +
+            ", ".join(f"{server} {seconds / 60:.1f} min" for server, seconds in busy.items()) +
+            " (per server, a rung with its baseline arm: the union of its stored attempts' intervals, so kills and the "
+            "gaps between sittings cost nothing here; the judge's seconds after each cell are not included). ")
+
+
 def wall_sentence(time: dict[str, Any]) -> str:
     wall = time.get("wall") or {}
     total = sum(wall.values())
     if not total:
-        return "No wall time recorded (the report was built from a store alone)."
-    return (f"Wall time {total / 60:.1f} min: " + ", ".join(f"{k} {v:.0f} s" for k, v in wall.items() if v is not None) +
+        return busy_sentence(time) + "No phase clock recorded (the report was built from a store alone)."
+    return busy_sentence(time) + (
+            f"Phase clock (ladder-state.json; a phase cut short by a kill is not in it) {total / 60:.1f} min: " +
+            ", ".join(f"{k} {v:.0f} s" for k, v in wall.items() if v is not None) +
             ". Per arm below: stream-seconds of the stored attempts (prefill = the server's prompt processing, "
             "decode = its generation, other model = waiting for a slot, transport and streaming, verify = the "
             "in-loop verifiers); requests run in parallel, so they add up to more than the eval's wall time.")
@@ -336,6 +352,9 @@ def _plot_flips(ax, summary) -> bool:
     return True
 
 
+LADDER_PLOT = "Success vs bits per weight (bands: Wilson 95 %)"
+
+
 def figures(summary) -> dict[str, str]:
     import matplotlib
 
@@ -343,7 +362,7 @@ def figures(summary) -> dict[str, str]:
 
     from tfagent.evals.reporting.report import draw_figures
 
-    return draw_figures(summary, (("Success vs bits per weight (bands: Wilson 95 %)", _plot_ladder),
+    return draw_figures(summary, ((LADDER_PLOT, _plot_ladder),
                                   ("Pass rate after k retries", _plot_budget), ("Flips vs reference", _plot_flips)))
 
 
@@ -417,5 +436,10 @@ def write_ladder_report(store, run_id: str, out: Path, *, notes: list[str] = (),
     document = {"meta": meta, "notes": list(notes), "wall_seconds": phases, "time": time, **summary}
     atomic_write(paths["json"], json.dumps(document, indent=2, sort_keys=True, default=str))
     atomic_write(paths["md"], markdown(summary, meta, list(notes), phases, time))
-    atomic_write(paths["html"], html_page(summary, meta, list(notes), phases, figures(summary), time))
+    images = figures(summary)
+    atomic_write(paths["html"], html_page(summary, meta, list(notes), phases, images, time))
+    ladder_plot = images.get(LADDER_PLOT)
+    if ladder_plot:  # the headline plot as its own file, for a README to show beside the table
+        paths["png"] = out / "ladder.png"
+        atomic_write(paths["png"], base64.b64decode(ladder_plot))
     return paths

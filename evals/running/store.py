@@ -201,6 +201,10 @@ class Store:
             (run_id,),
         )
 
+    def attempt_ends(self, run_id: str) -> list[dict[str, Any]]:
+        """Each stored attempt's endpoint, the time it was stored (as it completed) and its content."""
+        return self._rows("SELECT endpoint, created, data FROM attempts WHERE run_id=? ORDER BY created", (run_id,))
+
     # ------------------------------------------------------------ scorings
 
     def add_scoring(self, run_id: str, scoring: str, spec: dict[str, Any]) -> None:
