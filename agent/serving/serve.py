@@ -245,6 +245,9 @@ def run_servers(models: list[Path], opts: ServeOptions, alias: str | None, name:
     running: list[Running] = []
     keep_running = False
     previous = signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
+    # A shell starts background jobs with SIGINT ignored, and Python then keeps it ignored: restore Ctrl-C
+    # explicitly so `kill -INT` stops a foreground server however it was started.
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     shares = cpu_shares(len(models), opts)
     try:
         for i, path in enumerate(models):
@@ -266,6 +269,7 @@ def run_servers(models: list[Path], opts: ServeOptions, alias: str | None, name:
         return 0
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
         if not keep_running:
             for r in running:
                 stop_group(r.proc.pid, r.proc.pid)
